@@ -1,0 +1,200 @@
+// One pg-core schema for both drivers: PGlite (embedded default) and node-postgres (production).
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** The single global integration row (id is always 1). */
+export const integration = pgTable('integration', {
+  id: integer('id').primaryKey().default(1),
+  installationId: uuid('installation_id').notNull(),
+  protocol: text('protocol').notNull().default('ics'),
+  settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
+  /** AES-256-GCM sealed JSON object of secret fields; never leaves the server unsealed. */
+  secrets: text('secrets'),
+  secretsUpdatedAt: ts('secrets_updated_at'),
+  enabled: boolean('enabled').notNull().default(false),
+  version: integer('version').notNull().default(1),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  updatedBy: text('updated_by'),
+});
+
+export const admins = pgTable('admins', {
+  id: text('id').primaryKey(),
+  displayName: text('display_name').notNull(),
+  email: text('email').notNull(),
+  timeZone: text('time_zone').notNull().default('UTC'),
+  /** Bumped to rotate the admin's ICS feed URL; the token itself is derived, never stored. */
+  feedTokenVersion: integer('feed_token_version').notNull().default(1),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const adminSettings = pgTable('admin_settings', {
+  adminId: text('admin_id')
+    .primaryKey()
+    .references(() => admins.id, { onDelete: 'cascade' }),
+  syncEnabled: boolean('sync_enabled').notNull().default(false),
+  itemTypes: text('item_types').array().notNull().default(sql`'{}'::text[]`),
+  daysBack: integer('days_back').notNull().default(30),
+  daysForward: integer('days_forward').notNull().default(365),
+  includeClosed: boolean('include_closed').notNull().default(false),
+  /** Privacy: mark exported events private in the target calendar. */
+  markPrivate: boolean('mark_private').notNull().default(false),
+  /** Privacy: export only "busy" blocks, with a neutral title and no body. */
+  busyOnly: boolean('busy_only').notNull().default(false),
+  version: integer('version').notNull().default(1),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/** The built-in source: items pushed through the API (and the embedded default's demo data). */
+export const calendarItems = pgTable(
+  'calendar_items',
+  {
+    key: text('key').notNull(),
+    adminId: text('admin_id').notNull(),
+    type: text('type').notNull(),
+    /** CalendarItem timing, JSON (see activities/sync/types.ts). */
+    timing: jsonb('timing').$type<Record<string, unknown>>().notNull(),
+    /** Instant used for window queries: the start (or due time, or the all-day start at UTC midnight). */
+    startsAt: ts('starts_at').notNull(),
+    title: text('title').notNull(),
+    body: text('body').notNull().default(''),
+    url: text('url'),
+    statusClass: text('status_class'),
+    parent: jsonb('parent').$type<Record<string, unknown> | null>(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+    deletedAt: ts('deleted_at'),
+  },
+  (t) => [primaryKey({ columns: [t.adminId, t.key] }), index('calendar_items_admin_starts').on(t.adminId, t.startsAt)],
+);
+
+/** One row per exported event: the map between a source item and the provider's event. */
+export const eventLinks = pgTable(
+  'event_links',
+  {
+    adminId: text('admin_id').notNull(),
+    itemKey: text('item_key').notNull(),
+    provider: text('provider').notNull(),
+    remoteId: text('remote_id'),
+    remoteVersion: text('remote_version'),
+    contentHash: text('content_hash'),
+    /** Bumped when a deleted item must be re-created (Google keeps deleted ids reserved). */
+    generation: integer('generation').notNull().default(1),
+    state: text('state').$type<'synced' | 'failed' | 'removing' | 'removed'>().notNull(),
+    lastError: text('last_error'),
+    /** The item's window instant when last exported: decides whether a missing item "fell out" of the window. */
+    itemStartsAt: ts('item_starts_at'),
+    syncedAt: ts('synced_at'),
+  },
+  (t) => [primaryKey({ columns: [t.adminId, t.provider, t.itemKey] })],
+);
+
+export const syncRuns = pgTable(
+  'sync_runs',
+  {
+    id: uuid('id').primaryKey(),
+    adminId: text('admin_id').notNull(),
+    provider: text('provider').notNull(),
+    trigger: text('trigger').notNull(),
+    mode: text('mode').$type<'sync' | 'remove-all' | 'release-held'>().notNull().default('sync'),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    finishedAt: ts('finished_at'),
+    created: integer('created').notNull().default(0),
+    updated: integer('updated').notNull().default(0),
+    deleted: integer('deleted').notNull().default(0),
+    unchanged: integer('unchanged').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    heldDeletes: integer('held_deletes').notNull().default(0),
+    sourceItems: integer('source_items').notNull().default(0),
+    error: text('error'),
+    workflowId: text('workflow_id'),
+    workflowRunId: text('workflow_run_id'),
+  },
+  (t) => [index('sync_runs_admin_started').on(t.adminId, t.startedAt)],
+);
+
+/** The diff of one run: ids and ops in the DB, so workflow history carries only ids and counts. */
+export const planChanges = pgTable(
+  'plan_changes',
+  {
+    runId: uuid('run_id').notNull(),
+    seq: integer('seq').notNull(),
+    batchNo: integer('batch_no'),
+    itemKey: text('item_key').notNull(),
+    op: text('op').$type<'create' | 'update' | 'delete'>().notNull(),
+    reason: text('reason').notNull(),
+    state: text('state').$type<'pending' | 'held' | 'done' | 'failed' | 'skipped'>().notNull(),
+    /** The rendered ExportedEvent (create/update), so apply never re-reads the source. */
+    event: jsonb('event').$type<Record<string, unknown> | null>(),
+    contentHash: text('content_hash'),
+    itemStartsAt: ts('item_starts_at'),
+    error: text('error'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] }), index('plan_changes_run_batch').on(t.runId, t.batchNo)],
+);
+
+/** Events of the built-in ICS provider: what each admin's feed serves. */
+export const feedEvents = pgTable(
+  'feed_events',
+  {
+    adminId: text('admin_id').notNull(),
+    uid: text('uid').notNull(),
+    marker: text('marker').notNull(),
+    event: jsonb('event').$type<Record<string, unknown>>().notNull(),
+    sequence: integer('sequence').notNull().default(0),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.adminId, t.uid] })],
+);
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: serial('id').primaryKey(),
+    at: ts('at').notNull().defaultNow(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    target: text('target'),
+    detail: jsonb('detail').$type<Record<string, unknown>>(),
+  },
+  (t) => [index('audit_log_at').on(t.at)],
+);
+
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull(),
+    /** sha-256 of the token; the token itself is shown once and never stored. */
+    tokenHash: text('token_hash').notNull(),
+    role: text('role').$type<'sysadmin' | 'admin'>().notNull(),
+    adminId: text('admin_id'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lastUsedAt: ts('last_used_at'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash').on(t.tokenHash)],
+);
+
+export type IntegrationRow = typeof integration.$inferSelect;
+export type AdminRow = typeof admins.$inferSelect;
+export type AdminSettingsRow = typeof adminSettings.$inferSelect;
+export type CalendarItemRow = typeof calendarItems.$inferSelect;
+export type EventLinkRow = typeof eventLinks.$inferSelect;
+export type SyncRunRow = typeof syncRuns.$inferSelect;
+export type PlanChangeRow = typeof planChanges.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
