@@ -1,0 +1,49 @@
+// The built-in source: items pushed through the API into `calendar_items` (soft-deleted with deleted_at).
+import { and, eq, gte, inArray, isNull, lt } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { calendarItems, type CalendarItemRow } from '../../db/schema';
+import type { CalendarItem, ItemTiming } from '../sync/types';
+import type { ItemSource } from './types';
+
+export function rowToItem(row: CalendarItemRow): CalendarItem {
+  return {
+    key: row.key,
+    type: row.type as CalendarItem['type'],
+    adminId: row.adminId,
+    title: row.title,
+    body: row.body,
+    url: row.url,
+    timing: row.timing as unknown as ItemTiming,
+    statusClass: (row.statusClass as CalendarItem['statusClass']) ?? null,
+    parent: (row.parent as CalendarItem['parent']) ?? null,
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+export function createBuiltinSource(db: Db): ItemSource {
+  return {
+    name: 'builtin',
+    async listItems(adminId, window) {
+      const rows = await db
+        .select()
+        .from(calendarItems)
+        .where(
+          and(
+            eq(calendarItems.adminId, adminId),
+            isNull(calendarItems.deletedAt),
+            gte(calendarItems.startsAt, new Date(window.startUtc)),
+            lt(calendarItems.startsAt, new Date(window.endUtc)),
+          ),
+        );
+      return rows.map(rowToItem);
+    },
+    async getItems(adminId, keys) {
+      if (keys.length === 0) return [];
+      const rows = await db
+        .select()
+        .from(calendarItems)
+        .where(and(eq(calendarItems.adminId, adminId), isNull(calendarItems.deletedAt), inArray(calendarItems.key, keys)));
+      return rows.map(rowToItem);
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// Time rules: instants in UTC, windows, zones, date arithmetic for all-day items. Pure, no I/O.
+import type { ItemTiming, SyncWindow } from './types';
+
+const DAY_MS = 86_400_000;
+
+export function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+export function isValidDate(date: string): boolean {
+  const m = DATE_RE.exec(date);
+  if (!m) return false;
+  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+  return d.toISOString().slice(0, 10) === date;
+}
+
+/** YYYY-MM-DD plus n days (calendar arithmetic, no zone involved). */
+export function addDays(date: string, n: number): string {
+  const m = DATE_RE.exec(date);
+  if (!m) throw new RangeError(`not a date: ${date}`);
+  return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]) + n * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** The local calendar date of an instant in a zone, e.g. the day a 23:30 UTC expiry falls on in Tokyo. */
+export function localDate(instantUtc: string, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(new Date(instantUtc));
+  const get = (t: string) => parts.find((p) => p.type === t)!.value;
+  return `${get('year')}-${get('month')}-${get('day')}`;
+}
+
+/** Canonical ISO-8601 UTC with milliseconds, or throws on an unparseable instant. */
+export function toUtcIso(value: string | number | Date): string {
+  const d = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(d.getTime())) throw new RangeError(`not an instant: ${String(value)}`);
+  return d.toISOString();
+}
+
+export function syncWindow(now: Date, daysBack: number, daysForward: number): SyncWindow {
+  return {
+    startUtc: new Date(now.getTime() - daysBack * DAY_MS).toISOString(),
+    endUtc: new Date(now.getTime() + daysForward * DAY_MS).toISOString(),
+  };
+}
+
+/**
+ * The instant that places an item in (or out of) the window. All-day items count from the start of
+ * their first day at UTC midnight: a window is measured in days, so the zone offset does not matter here.
+ */
+export function windowInstant(timing: ItemTiming): string {
+  switch (timing.kind) {
+    case 'timed':
+      return timing.startUtc;
+    case 'deadline':
+      return timing.atUtc;
+    case 'all_day':
+      return `${timing.startDate}T00:00:00.000Z`;
+  }
+}
+
+export function inWindow(instantUtc: string, window: SyncWindow): boolean {
+  const t = Date.parse(instantUtc);
+  return t >= Date.parse(window.startUtc) && t < Date.parse(window.endUtc);
+}
