@@ -181,7 +181,8 @@ export function createFleet(opts: FleetOptions) {
   async function runningAdminIds(): Promise<string[]> {
     const ids: string[] = [];
     for await (const wf of client.workflow.list({
-      query: `WorkflowType='adminCalendarSync' AND ExecutionStatus='Running'`,
+      // Scoped by task queue: one namespace may host several installations (and test suites).
+      query: `WorkflowType='adminCalendarSync' AND ExecutionStatus='Running' AND TaskQueue='${taskQueue}'`,
     })) {
       const adminId = adminIdFromWorkflowId(wf.workflowId);
       if (adminId) ids.push(adminId);

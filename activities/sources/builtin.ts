@@ -2,6 +2,7 @@
 import { and, eq, gte, inArray, isNull, lt } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { calendarItems, type CalendarItemRow } from '../../db/schema';
+import { windowInstant } from '../sync/time';
 import type { CalendarItem, ItemTiming } from '../sync/types';
 import type { ItemSource } from './types';
 
@@ -46,4 +47,33 @@ export function createBuiltinSource(db: Db): ItemSource {
       return rows.map(rowToItem);
     },
   };
+}
+
+/** Upserts an item into the built-in source (a re-push of a deleted key brings it back). */
+export async function saveItem(db: Db, item: CalendarItem): Promise<void> {
+  const values = {
+    key: item.key,
+    adminId: item.adminId,
+    type: item.type,
+    timing: item.timing as unknown as Record<string, unknown>,
+    startsAt: new Date(windowInstant(item.timing)),
+    title: item.title,
+    body: item.body,
+    url: item.url,
+    statusClass: item.statusClass,
+    parent: item.parent,
+    updatedAt: new Date(item.updatedAt),
+    deletedAt: null,
+  };
+  await db.insert(calendarItems).values(values).onConflictDoUpdate({ target: [calendarItems.adminId, calendarItems.key], set: values });
+}
+
+/** Soft-deletes an item; answers whether it existed. */
+export async function deleteItem(db: Db, adminId: string, key: string): Promise<boolean> {
+  const rows = await db
+    .update(calendarItems)
+    .set({ deletedAt: new Date() })
+    .where(and(eq(calendarItems.adminId, adminId), eq(calendarItems.key, key), isNull(calendarItems.deletedAt)))
+    .returning({ key: calendarItems.key });
+  return rows.length > 0;
 }

@@ -1,0 +1,233 @@
+// Applying one batch of a plan to the provider. Every provider call is idempotent and is followed at once
+// by the event_links write, so a retry after a crash continues where the batch stopped.
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { getIntegration } from '../db/repositories';
+import { admins, eventLinks, planChanges, syncRuns, type EventLinkRow, type PlanChangeRow } from '../db/schema';
+import { ownershipMarker } from './sync/items';
+import type { ExportedEvent, ProviderName, RunCounts } from './sync/types';
+import { isProviderError } from './providers/errors';
+import type { CalendarProvider, Mailbox, RemoteRef } from './providers/types';
+import { configurationFailure, rethrowAsFailure } from './failures';
+
+export interface ApplyDeps {
+  db: Db;
+  provider: (protocol: ProviderName) => Promise<CalendarProvider>;
+  heartbeat: (details: unknown) => void;
+  /** Aborted when Temporal cancels the activity (pause, stop). */
+  signal?: AbortSignal;
+}
+
+export interface ApplyBatchInput {
+  runId: string;
+  batchNo: number;
+}
+
+export type BatchCounts = Pick<RunCounts, 'created' | 'updated' | 'deleted' | 'failed'>;
+
+export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promise<BatchCounts> {
+  const { db } = deps;
+  const [run] = await db.select().from(syncRuns).where(eq(syncRuns.id, input.runId));
+  if (!run) throw configurationFailure(`Sync run ${input.runId} does not exist.`);
+  const [admin] = await db.select().from(admins).where(eq(admins.id, run.adminId));
+  if (!admin) throw configurationFailure(`Admin ${run.adminId} no longer exists.`);
+  const integration = await getIntegration(db);
+  const provider = await deps.provider(run.provider as ProviderName);
+  const mailbox: Mailbox = { adminId: admin.id, email: admin.email, timeZone: admin.timeZone };
+
+  // Only what is still pending: changes finished by an earlier attempt of this activity are skipped.
+  const changes = await db
+    .select()
+    .from(planChanges)
+    .where(and(eq(planChanges.runId, input.runId), eq(planChanges.batchNo, input.batchNo), eq(planChanges.state, 'pending')))
+    .orderBy(planChanges.seq);
+  const linkRows = changes.length
+    ? await db
+        .select()
+        .from(eventLinks)
+        .where(
+          and(
+            eq(eventLinks.adminId, run.adminId),
+            eq(eventLinks.provider, run.provider),
+            inArray(
+              eventLinks.itemKey,
+              changes.map((c) => c.itemKey),
+            ),
+          ),
+        )
+    : [];
+  const links = new Map(linkRows.map((l) => [l.itemKey, l]));
+  const counts: BatchCounts = { created: 0, updated: 0, deleted: 0, failed: 0 };
+  let done = 0;
+
+  const applyOne = async (change: PlanChangeRow) => {
+    const ctx: ChangeContext = { db, provider, mailbox, runProvider: run.provider, installationId: integration.installationId, adminId: run.adminId };
+    try {
+      const outcome = await applyChange(ctx, change, links.get(change.itemKey));
+      counts[outcome]++;
+      await markChange(db, change, 'done', null);
+    } catch (err) {
+      if (isProviderError(err) && err.kind === 'item-rejected') {
+        await recordItemFailure(ctx, change, links.get(change.itemKey), err.message);
+        counts.failed++;
+        return;
+      }
+      throw err;
+    } finally {
+      deps.heartbeat({ done: ++done, total: changes.length });
+    }
+  };
+
+  try {
+    await runPool(changes, provider.mailboxConcurrency, applyOne, deps.signal);
+  } catch (err) {
+    rethrowAsFailure(err);
+  }
+  return counts;
+}
+
+interface ChangeContext {
+  db: Db;
+  provider: CalendarProvider;
+  mailbox: Mailbox;
+  runProvider: string;
+  installationId: string;
+  adminId: string;
+}
+
+async function applyChange(ctx: ChangeContext, change: PlanChangeRow, link: EventLinkRow | undefined): Promise<'created' | 'updated' | 'deleted'> {
+  const { provider, mailbox } = ctx;
+  const marker = ownershipMarker(ctx.installationId, ctx.adminId, change.itemKey);
+  const event = change.event as unknown as ExportedEvent;
+  if (change.op === 'delete') {
+    if (link?.remoteId) {
+      await writeLink(ctx, change.itemKey, { state: 'removing' });
+      await provider.delete(mailbox, { marker, generation: link.generation }, { remoteId: link.remoteId, remoteVersion: link.remoteVersion });
+    }
+    await writeLink(ctx, change.itemKey, { state: 'removed', remoteId: null, remoteVersion: null, lastError: null, syncedAt: new Date() });
+    return 'deleted';
+  }
+  if (change.op === 'update' && link?.remoteId) {
+    const ref: RemoteRef = { remoteId: link.remoteId, remoteVersion: link.remoteVersion };
+    const updated = await provider.update(mailbox, { marker, generation: link.generation }, ref, event);
+    if (updated !== 'gone') {
+      await writeSynced(ctx, change, updated, link.generation);
+      return 'updated';
+    }
+    // Deleted in the calendar by someone else: re-create under a fresh generation (Google keeps old ids reserved).
+    const generation = link.generation + 1;
+    const created = await provider.create(mailbox, { marker, generation }, event);
+    await writeSynced(ctx, change, created, generation);
+    return 'updated';
+  }
+  // Create (or an update whose earlier create never succeeded). A re-create after removal needs a new generation.
+  const generation = !link ? 1 : link.state === 'removed' ? link.generation + 1 : link.generation;
+  const created = await provider.create(mailbox, { marker, generation }, event);
+  await writeSynced(ctx, change, created, generation);
+  return 'created';
+}
+
+async function writeSynced(ctx: ChangeContext, change: PlanChangeRow, ref: RemoteRef, generation: number) {
+  await writeLink(ctx, change.itemKey, {
+    state: 'synced',
+    remoteId: ref.remoteId,
+    remoteVersion: ref.remoteVersion,
+    contentHash: change.contentHash,
+    generation,
+    itemStartsAt: change.itemStartsAt,
+    lastError: null,
+    syncedAt: new Date(),
+  });
+}
+
+async function writeLink(ctx: ChangeContext, itemKey: string, values: Partial<typeof eventLinks.$inferInsert>) {
+  await ctx.db
+    .insert(eventLinks)
+    .values({ adminId: ctx.adminId, provider: ctx.runProvider, itemKey, state: 'synced', ...values })
+    .onConflictDoUpdate({ target: [eventLinks.adminId, eventLinks.provider, eventLinks.itemKey], set: values });
+}
+
+/** The provider refused this one event: record why, keep going with the others. */
+async function recordItemFailure(ctx: ChangeContext, change: PlanChangeRow, link: EventLinkRow | undefined, message: string) {
+  if (change.op === 'delete') {
+    await writeLink(ctx, change.itemKey, { state: 'failed', lastError: message });
+  } else {
+    await writeLink(ctx, change.itemKey, {
+      state: 'failed',
+      lastError: message,
+      // Keep the remote id of an existing event; a failed first create has none.
+      remoteId: link?.state === 'removed' ? null : (link?.remoteId ?? null),
+      generation: link ? (link.state === 'removed' ? link.generation + 1 : link.generation) : 1,
+      contentHash: change.contentHash,
+      itemStartsAt: change.itemStartsAt,
+    });
+  }
+  await markChange(ctx.db, change, 'failed', message);
+}
+
+async function markChange(db: Db, change: PlanChangeRow, state: 'done' | 'failed', error: string | null) {
+  await db
+    .update(planChanges)
+    .set({ state, error })
+    .where(and(eq(planChanges.runId, change.runId), eq(planChanges.seq, change.seq)));
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` in flight (the provider's per-mailbox cap). On the first
+ * failure no new work starts; in-flight work finishes, then the failure is thrown.
+ */
+export async function runPool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  let next = 0;
+  let failure: unknown = null;
+  const lane = async () => {
+    while (failure === null && next < items.length) {
+      if (signal?.aborted) {
+        failure ??= signal.reason ?? new Error('cancelled');
+        return;
+      }
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (failure !== null) throw failure;
+}
+
+export interface FinishRunInput {
+  runId: string;
+  error: string | null;
+}
+
+/** Records the run's final counts (from plan_changes, so retries never double-count) and returns them. */
+export async function finishRun(deps: { db: Db }, input: FinishRunInput): Promise<RunCounts & { failedItems: number }> {
+  const { db } = deps;
+  const rows = await db
+    .select({ op: planChanges.op, state: planChanges.state, n: sql<number>`count(*)::int` })
+    .from(planChanges)
+    .where(eq(planChanges.runId, input.runId))
+    .groupBy(planChanges.op, planChanges.state);
+  const n = (op: string, state: string) => rows.filter((r) => r.op === op && r.state === state).reduce((s, r) => s + Number(r.n), 0);
+  const [run] = await db.select().from(syncRuns).where(eq(syncRuns.id, input.runId));
+  if (!run) throw configurationFailure(`Sync run ${input.runId} does not exist.`);
+  const counts: RunCounts = {
+    created: n('create', 'done'),
+    updated: n('update', 'done'),
+    deleted: n('delete', 'done'),
+    unchanged: run.unchanged,
+    failed: rows.filter((r) => r.state === 'failed').reduce((s, r) => s + Number(r.n), 0),
+    heldDeletes: n('delete', 'held'),
+  };
+  await db
+    .update(syncRuns)
+    .set({ ...counts, finishedAt: new Date(), error: input.error })
+    .where(eq(syncRuns.id, input.runId));
+  const [failedItems] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(eventLinks)
+    .where(and(eq(eventLinks.adminId, run.adminId), eq(eventLinks.provider, run.provider), eq(eventLinks.state, 'failed')));
+  return { ...counts, failedItems: Number(failedItems?.n ?? 0) };
+}

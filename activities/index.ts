@@ -1,0 +1,70 @@
+// createActivities(deps): the activities the worker registers. Tests pass their own deps (e.g. a slow
+// provider); production passes real clients. Workflows import only the type.
+import { activityInfo, cancellationSignal, Context, heartbeat } from '@temporalio/activity';
+import type { Db } from '../db/client';
+import { getIntegration, integrationSecrets } from '../db/repositories';
+import type { Sealer } from '../db/seal';
+import type { SyncFleet } from '../worker/fleet';
+import { applyBatch, finishRun, type ApplyBatchInput, type FinishRunInput } from './apply';
+import { planSync, releaseHeldDeletes, type PlanDeps, type PlanSyncInput } from './plan';
+import { createProvider as defaultProviderFactory, ProtocolUnavailableError, type ProviderConfig } from './providers';
+import type { CalendarProvider } from './providers/types';
+import { createBuiltinSource } from './sources/builtin';
+import type { ItemSource } from './sources/types';
+import type { GuardPolicy } from './sync/diff';
+import type { ProviderName } from './sync/types';
+import { configurationFailure } from './failures';
+
+export interface ActivityDeps {
+  db: Db;
+  sealer: Sealer;
+  policy: GuardPolicy;
+  batchSize: number;
+  source?: ItemSource;
+  providerFactory?: (config: ProviderConfig, deps: { db: Db }) => CalendarProvider;
+  /** Needed only by the reconcile activity. */
+  fleet?: SyncFleet;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const source = deps.source ?? createBuiltinSource(deps.db);
+  const planDeps: PlanDeps = { db: deps.db, source, policy: deps.policy, batchSize: deps.batchSize };
+  const factory = deps.providerFactory ?? defaultProviderFactory;
+
+  /** Secrets are read here, inside the activity, from the DB: never from workflow input or history. */
+  async function providerFor(protocol: ProviderName): Promise<CalendarProvider> {
+    const integration = await getIntegration(deps.db);
+    if (integration.protocol !== protocol) {
+      throw configurationFailure(`The integration's protocol changed from ${protocol} to ${integration.protocol} during this run; the next run uses the new one.`);
+    }
+    try {
+      return factory({ protocol, settings: integration.settings, secrets: integrationSecrets(integration, deps.sealer) }, { db: deps.db });
+    } catch (err) {
+      if (err instanceof ProtocolUnavailableError) throw configurationFailure(err.message);
+      throw err;
+    }
+  }
+
+  return {
+    async planSync(input: PlanSyncInput) {
+      return planSync(planDeps, input);
+    },
+    async applyBatch(input: ApplyBatchInput) {
+      const resumedFrom = activityInfo().heartbeatDetails as { done: number } | undefined;
+      if (resumedFrom) Context.current().log.info('resuming batch after a retry', { ...input, doneBefore: resumedFrom.done });
+      return applyBatch({ db: deps.db, provider: providerFor, heartbeat, signal: cancellationSignal() }, input);
+    },
+    async releaseHeldDeletes(input: { runId: string }) {
+      return releaseHeldDeletes(planDeps, input);
+    },
+    async finishRun(input: FinishRunInput) {
+      return finishRun({ db: deps.db }, input);
+    },
+    async reconcile() {
+      if (!deps.fleet) throw configurationFailure('This worker was started without fleet control; reconcile cannot run here.');
+      return deps.fleet.reconcile();
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

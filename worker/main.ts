@@ -1,0 +1,47 @@
+// `npm run worker`: a production worker process against PostgreSQL and any Temporal (self-hosted or Cloud).
+// Run as many as you like on the same task queue; each also keeps the reconcile schedule in place.
+import { Runtime } from '@temporalio/worker';
+import { ConfigError, loadConfig } from './config';
+import { createFleet } from './fleet';
+import { createLogger } from './logger';
+import { guardPolicy, loadSealer, openRuntimeDatabase } from './runtime';
+import { ensureReconcileSchedule } from './schedule';
+import { connectClient, connectNative } from './temporal';
+import { createWorker } from './createWorker';
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  const database = await openRuntimeDatabase(config, 'separate');
+  const sealer = await loadSealer(config, 'separate');
+  const target = { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE };
+  const { client, namespace } = await connectClient(target);
+  const fleet = createFleet({
+    client,
+    db: database.db,
+    taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
+    intervalMs: config.CALENDAR_SYNC_INTERVAL_SECONDS * 1000,
+    namespace,
+    logger,
+  });
+  const { connection } = await connectNative(target);
+  const worker = await createWorker({
+    connection,
+    namespace,
+    taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
+    deps: { db: database.db, sealer, policy: guardPolicy(config), batchSize: config.CALENDAR_SYNC_BATCH_SIZE, fleet },
+  });
+  await ensureReconcileSchedule(client, config.CALENDAR_SYNC_TASK_QUEUE, config.CALENDAR_SYNC_RECONCILE_SECONDS);
+  logger.info({ taskQueue: config.CALENDAR_SYNC_TASK_QUEUE, namespace, db: database.driver }, 'worker started');
+  await worker.run();
+  await connection.close();
+  await client.connection.close();
+  await database.close();
+}
+
+Runtime.install({});
+main().catch((err) => {
+  const message = err instanceof ConfigError ? err.message : (err as Error).stack;
+  console.error(`[calendar-sync] worker failed: ${message}`);
+  process.exit(1);
+});

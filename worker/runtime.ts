@@ -1,0 +1,31 @@
+// Start-up pieces shared by the three entry points (embedded default, worker, api).
+import { openDatabase, type Database } from '../db/client';
+import { createSealer, loadOrCreateKeyFile, parseSecretKey, type Sealer } from '../db/seal';
+import { ConfigError, type Config } from './config';
+import type { GuardPolicy } from '../activities/sync/diff';
+
+/**
+ * The embedded default uses PGlite in the data dir; the separate worker and API processes need a shared
+ * PostgreSQL (PGlite is single-process).
+ */
+export async function openRuntimeDatabase(config: Config, mode: 'embedded' | 'separate'): Promise<Database> {
+  if (!config.DATABASE_URL && mode === 'separate') {
+    throw new ConfigError('DATABASE_URL is required when the worker and the API run as separate processes (e.g. postgres://user@host:5432/calendar_sync). `npm start` runs both in one process on PGlite.');
+  }
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.CALENDAR_SYNC_DATA_DIR });
+  await database.migrate();
+  return database;
+}
+
+export async function loadSealer(config: Config, mode: 'embedded' | 'separate'): Promise<Sealer> {
+  if (config.CALENDAR_SYNC_SECRET_KEY) return createSealer(parseSecretKey(config.CALENDAR_SYNC_SECRET_KEY));
+  if (mode === 'separate' || config.DATABASE_URL) {
+    throw new ConfigError('CALENDAR_SYNC_SECRET_KEY is required with a shared database: the same 32-byte key (openssl rand -base64 32) on every worker and API process.');
+  }
+  return createSealer(await loadOrCreateKeyFile(config.CALENDAR_SYNC_DATA_DIR));
+}
+
+export const guardPolicy = (config: Config): GuardPolicy => ({
+  holdMin: config.CALENDAR_SYNC_DELETE_HOLD_MIN,
+  holdRatio: config.CALENDAR_SYNC_DELETE_HOLD_RATIO,
+});
