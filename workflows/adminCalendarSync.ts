@@ -339,7 +339,7 @@ export async function adminCalendarSync(input: AdminSyncInput): Promise<void> {
       continue;
     }
     const wake = () => s.pendingSync || !!s.pendingApproval || !!s.stop || !!s.paused || canSuggested();
-    const woke = s.lastCycleEndedAt === null ? (await condition(wake), true) : await condition(wake, Math.max(1, s.lastCycleEndedAt + intervalMs - Date.now()));
+    const woke = s.lastCycleEndedAt === null ? (await condition(wake), true) : await condition(wake, Math.max(1, s.lastCycleEndedAt + intervalMs - Date.now()), { summary: 'wait for the next sync' });
     if (s.stop || s.paused || canSuggested() || s.pendingApproval) continue;
     const trigger = woke && s.pendingSync ? 'requested' : 'interval';
     s.pendingSync = false;
