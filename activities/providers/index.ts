@@ -1,4 +1,5 @@
 // Chooses the provider for the configured protocol. Later protocols plug in here.
+import { z } from 'zod';
 import type { Db } from '../../db/client';
 import type { ProviderName } from '../sync/types';
 import { createIcsProvider } from './ics';
@@ -12,6 +13,21 @@ export interface ProviderConfig {
 
 /** Protocols the integration form accepts today. */
 export const AVAILABLE_PROTOCOLS: ProviderName[] = ['ics'];
+
+/** What each protocol's form holds: non-secret settings (validated) and the names of its secret fields. */
+export const PROTOCOL_FORMS: Partial<Record<ProviderName, { settings: z.ZodType<Record<string, unknown>>; secrets: string[] }>> = {
+  ics: {
+    settings: z.strictObject({ syncUserEmail: z.string().email('syncUserEmail must be an e-mail address').optional() }),
+    secrets: [],
+  },
+};
+
+/** Protocols people ask for that will never be supported, with the way forward. */
+export const RETIRED_PROTOCOLS: Record<string, string> = {
+  mapi: 'MAPI is not supported: it has no maintained client outside Outlook. Use "ews" for Exchange 2007 SP1 and later on-premises, or "microsoft365" for Exchange Online.',
+  webdav: 'Exchange 2003 WebDAV is not supported: Exchange 2003 is long out of support. Use "ews" for Exchange 2007 SP1 and later, or "microsoft365" for Exchange Online.',
+  exchange2003: 'Exchange 2003 (WebDAV) is not supported: it is long out of support. Use "ews" for Exchange 2007 SP1 and later, or "microsoft365" for Exchange Online.',
+};
 
 export class ProtocolUnavailableError extends Error {
   override name = 'ProtocolUnavailableError';
