@@ -70,7 +70,8 @@ async function requireAdmin(deps: AppDeps, adminId: string) {
 
 async function syncView(deps: AppDeps, adminId: string) {
   const integration = await getIntegration(deps.db);
-  const [status, [lastRun], failed] = await Promise.all([
+  const [described, queried, [lastRun], failed] = await Promise.all([
+    deps.fleet.describe(adminId),
     deps.fleet.status(adminId),
     deps.db.select().from(syncRuns).where(eq(syncRuns.adminId, adminId)).orderBy(desc(syncRuns.startedAt)).limit(1),
     deps.db
@@ -80,10 +81,13 @@ async function syncView(deps: AppDeps, adminId: string) {
       .orderBy(eventLinks.itemKey)
       .limit(200),
   ]);
+  // A completed workflow still answers queries: only a running one has a current state.
+  const running = described?.status === 'RUNNING';
+  const status = running ? queried : null;
   return {
     adminId,
     workflowId: adminWorkflowId(adminId),
-    running: status !== null,
+    running,
     state: status?.state ?? null,
     pausedReason: status?.pausedReason ?? null,
     pausedMessage: status?.pausedMessage ?? null,
@@ -193,12 +197,14 @@ export function syncRoutes() {
       const [run] = await deps.db.select().from(syncRuns).where(and(eq(syncRuns.id, runId), eq(syncRuns.adminId, adminId)));
       if (!run) throw notFound(`No sync run ${runId} for this admin.`);
       if (run.heldDeletes === 0) throw conflict(`Run ${runId} holds no deletes.`);
-      const [newer] = await deps.db
+      // Compared in SQL order, not through JS dates (timestamps carry microseconds).
+      const [latestHeld] = await deps.db
         .select({ id: syncRuns.id })
         .from(syncRuns)
-        .where(and(eq(syncRuns.adminId, adminId), gt(syncRuns.startedAt, run.startedAt), gt(syncRuns.heldDeletes, 0)))
+        .where(and(eq(syncRuns.adminId, adminId), gt(syncRuns.heldDeletes, 0)))
+        .orderBy(desc(syncRuns.startedAt))
         .limit(1);
-      if (newer) throw conflict(`A newer run (${newer.id}) holds deletes: review and approve that one instead.`);
+      if (latestHeld && latestHeld.id !== runId) throw conflict(`A newer run (${latestHeld.id}) holds deletes: review and approve that one instead.`);
       await deps.fleet.approveDeletes(adminId, runId);
       await audit(deps.db, p.name, 'sync.approve-deletes', adminId, { runId, heldDeletes: run.heldDeletes });
       return c.json({ accepted: true as const, runId, heldDeletes: run.heldDeletes }, 202);
