@@ -230,7 +230,10 @@ describe('sync through the API', () => {
     }
     const settings = await t.call('PUT', `/api/admins/${bob}/calendar-settings`, { syncEnabled: true });
     expect(settings.status).toBe(200);
-    const first = await t.eventually(async () => (await t.call('GET', `/api/admins/${bob}/sync`)).json.lastRun, 30_000, 'first run');
+    const first = await t.eventually(async () => {
+      const run = (await t.call('GET', `/api/admins/${bob}/sync`)).json.lastRun;
+      return run?.finishedAt ? run : null;
+    }, 30_000, 'first run');
     expect(first.created).toBe(2);
     expect((await t.call('POST', `/api/admins/${bob}/sync/approve-deletes`, { runId: first.id })).status).toBe(409);
     for (let i = 0; i < 2; i++) await t.call('DELETE', `/api/calendar-items/sysaid:sr:${i}:due?adminId=${bob}&sync=later`);

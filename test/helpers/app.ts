@@ -4,6 +4,7 @@ import { previewSync } from '../../activities/plan';
 import { createApp } from '../../api/app';
 import { createToken } from '../../api/auth';
 import { loadConfig } from '../../worker/config';
+import { checkTemporal } from '../../worker/temporal';
 import { createLogger } from '../../worker/logger';
 import { createHarness, type HarnessOptions } from './harness';
 
@@ -26,7 +27,7 @@ export async function createTestApp(opts: HarnessOptions = {}) {
     fleet: h.fleet,
     config,
     logger,
-    temporalHealth: async () => void (await h.client.connection.healthService.check({})),
+    temporalHealth: () => checkTemporal(h.connection),
     preview: (adminId) => previewSync({ db: h.db, source: h.source, policy: h.deps.policy, batchSize: h.deps.batchSize }, adminId),
   });
   const sysadmin = (await createToken(h.db, { name: 'test sysadmin', role: 'sysadmin', adminId: null })).value;

@@ -142,6 +142,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     database,
     sealer,
     client,
+    connection,
     fleet,
     taskQueue,
     deps,

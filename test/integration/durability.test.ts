@@ -58,9 +58,13 @@ describe('durability', () => {
       const died = new Promise<NodeJS.Signals | null>((r) => doomed.on('exit', (_c, sig) => r(sig)));
       await h.fleet.ensureStarted(gus);
       expect(await died).toBe('SIGKILL');
-      // The 17th event was written but its link was not: the crash window for duplicates.
-      expect((await h.feed(gus)).length).toBe(17);
-      expect((await h.links(gus)).filter((l) => l.state === 'synced').length).toBe(16);
+      // The 17th event (and maybe others in flight beside it) was written but its link was not:
+      // the crash window for duplicates.
+      const written = (await h.feed(gus)).length;
+      const linked = (await h.links(gus)).filter((l) => l.state === 'synced').length;
+      expect(written).toBeGreaterThanOrEqual(17);
+      expect(written).toBeLessThan(items);
+      expect(linked).toBeLessThan(written);
 
       await spawnWorker(env);
       const run = await h.eventually(async () => (await h.fleet.status(gus))?.lastRun, 90_000, 'run completed after restart');
@@ -88,11 +92,11 @@ describe('durability', () => {
     await h.fleet.pause(hal, 'manual', 'testing continue-as-new');
     await h.putItem('sysaid:sr:2:due', { adminId: hal, type: 'sr_due', title: 'Two', timing: { kind: 'deadline', atUtc: inDays(2) }, statusClass: 'open' });
     // Signals grow the history past the (lowered) suggestion threshold while the entity is paused.
-    for (let i = 0; i < 60; i++) await h.fleet.signal(hal, 'syncNow');
     const d = await h.eventually(async () => {
+      for (let i = 0; i < 10; i++) await h.fleet.signal(hal, 'syncNow');
       const desc = await handle.describe();
       return desc.runId !== firstRunId ? desc : null;
-    }, 60_000, 'continue-as-new');
+    }, 90_000, 'continue-as-new');
     expect(d.status.name).toBe('RUNNING');
 
     const carried = await h.fleet.status(hal);
