@@ -1,4 +1,5 @@
 // The sync loop end to end: real Temporal dev server, real worker, real DB, built-in source, ICS provider.
+// The sync-loop tests run on PGlite (the embedded default); the durability and API tests use PostgreSQL when DATABASE_URL is set.
 import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIcsProvider } from '../../activities/providers/ics';
@@ -35,7 +36,7 @@ afterEach(async () => {
 
 describe('sync loop', () => {
   it('exports items, updates in place, removes deleted, deselected and closed items, and leaves items that fell out of the window', async () => {
-    h = await createHarness();
+    h = await createHarness({ dbKind: 'pglite' });
     const alice = await h.addAdmin('alice');
     await h.putItem('sysaid:sr:1:due', { adminId: alice, type: 'sr_due', title: 'VPN', timing: { kind: 'deadline', atUtc: inDays(1) }, statusClass: 'open' });
     await h.putItem('sysaid:sr:2:due', { adminId: alice, type: 'sr_due', title: 'Laptop', timing: { kind: 'deadline', atUtc: inDays(2) }, statusClass: 'open' });
@@ -76,7 +77,7 @@ describe('sync loop', () => {
 
   it('makes no provider writes when nothing changed', async () => {
     const counting = countingIcs();
-    h = await createHarness({ providerFactory: counting.factory });
+    h = await createHarness({ dbKind: 'pglite', providerFactory: counting.factory });
     const bob = await h.addAdmin('bob');
     for (let i = 0; i < 7; i++) {
       await h.putItem(`sysaid:sr:${i}:due`, { adminId: bob, type: 'sr_due', title: `SR ${i}`, timing: { kind: 'deadline', atUtc: inDays(i + 1) }, statusClass: 'open' });
@@ -90,7 +91,7 @@ describe('sync loop', () => {
   });
 
   it('holds deletes when the source reads empty, and applies them once approved', async () => {
-    h = await createHarness();
+    h = await createHarness({ dbKind: 'pglite' });
     const carol = await h.addAdmin('carol');
     for (let i = 0; i < 3; i++) {
       await h.putItem(`sysaid:sr:${i}:due`, { adminId: carol, type: 'sr_due', title: `SR ${i}`, timing: { kind: 'deadline', atUtc: inDays(i + 1) }, statusClass: 'open' });
@@ -115,7 +116,7 @@ describe('sync loop', () => {
   });
 
   it('pauses and resumes one admin; global disable pauses all, enable resumes them and starts missing ones', async () => {
-    h = await createHarness();
+    h = await createHarness({ dbKind: 'pglite' });
     const dave = await h.addAdmin('dave');
     const erin = await h.addAdmin('erin');
     await h.putItem('sysaid:sr:1:due', { adminId: dave, type: 'sr_due', title: 'One', timing: { kind: 'deadline', atUtc: inDays(1) }, statusClass: 'open' });
@@ -149,7 +150,7 @@ describe('sync loop', () => {
   });
 
   it('stops with removeEvents: removes exactly this app’s events and completes the workflow', async () => {
-    h = await createHarness();
+    h = await createHarness({ dbKind: 'pglite' });
     const fay = await h.addAdmin('fay');
     await h.putItem('sysaid:sr:1:due', { adminId: fay, type: 'sr_due', title: 'One', timing: { kind: 'deadline', atUtc: inDays(1) }, statusClass: 'open' });
     await h.putItem('sysaid:sr:2:due', { adminId: fay, type: 'sr_due', title: 'Two', timing: { kind: 'deadline', atUtc: inDays(2) }, statusClass: 'open' });
