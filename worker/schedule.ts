@@ -1,13 +1,13 @@
 // The reconciler's Temporal Schedule: created once, updated when the interval or task queue changes.
 import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
-import { RECONCILE_SCHEDULE_ID } from '../workflows/ids';
+import { reconcileScheduleId } from '../workflows/ids';
 
 export async function ensureReconcileSchedule(client: Client, taskQueue: string, everySeconds: number): Promise<void> {
   const spec = { intervals: [{ every: `${everySeconds}s` }] };
   const action = { type: 'startWorkflow' as const, workflowType: 'reconcileFleet', taskQueue, args: [] };
   try {
     await client.schedule.create({
-      scheduleId: RECONCILE_SCHEDULE_ID,
+      scheduleId: reconcileScheduleId(taskQueue),
       spec,
       action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
@@ -15,6 +15,6 @@ export async function ensureReconcileSchedule(client: Client, taskQueue: string,
     });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(RECONCILE_SCHEDULE_ID).update((prev) => ({ ...prev, spec, action: { ...prev.action, ...action } }));
+    await client.schedule.getHandle(reconcileScheduleId(taskQueue)).update((prev) => ({ ...prev, spec, action: { ...prev.action, ...action } }));
   }
 }

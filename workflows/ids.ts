@@ -1,6 +1,7 @@
 // The one place that builds and parses workflow ids.
 export const ADMIN_WORKFLOW_PREFIX = 'calendar-sync/admin/';
-export const RECONCILE_SCHEDULE_ID = 'calendar-sync/reconcile';
+/** One reconcile schedule per task queue, so installations sharing a namespace do not clash. */
+export const reconcileScheduleId = (taskQueue: string) => `calendar-sync/reconcile/${taskQueue}`;
 
 export const adminWorkflowId = (adminId: string) => `${ADMIN_WORKFLOW_PREFIX}${adminId}`;
 
