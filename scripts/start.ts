@@ -111,7 +111,10 @@ async function main() {
     temporalHealth: () => checkTemporal(clientConnection),
     preview: async (adminId) => previewSync({ db: database.db, source, policy, batchSize: config.CALENDAR_SYNC_BATCH_SIZE }, adminId),
   });
-  const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
+    s.once('error', (err) => reject(new ConfigError(`The API cannot listen on ${config.HOST}:${config.PORT}: ${err.message}. Set PORT to a free port.`)));
+  });
   stops.push(() => new Promise((resolve) => server.close(() => resolve(undefined))));
   const token = await ensureBootstrapToken(database.db, config);
 
