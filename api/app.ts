@@ -1,5 +1,11 @@
 // createApp(deps): the whole HTTP API as one Hono app, callable in tests with app.request() (no socket).
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Connection } from '@temporalio/client';
+import { previewSync } from '../activities/plan';
+import { createBuiltinSource } from '../activities/sources/builtin';
+import type { Config } from '../worker/config';
+import { guardPolicy } from '../worker/runtime';
+import { checkTemporal } from '../worker/temporal';
 import { bearerAuth } from './auth';
 import { DOCS_HTML } from './docs';
 import { handleError, problemResponse, zodErrors } from './problem';
@@ -43,3 +49,14 @@ export function createApp(deps: AppDeps) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/** The app of a running process: preview over the built-in source, readiness from the Temporal connection. */
+export function createAppFromConfig(config: Config, parts: Pick<AppDeps, 'db' | 'sealer' | 'fleet' | 'logger'> & { connection: Connection }) {
+  const planDeps = { db: parts.db, source: createBuiltinSource(parts.db), policy: guardPolicy(config), batchSize: config.CALENDAR_SYNC_BATCH_SIZE };
+  return createApp({
+    ...parts,
+    config,
+    temporalHealth: () => checkTemporal(parts.connection),
+    preview: (adminId) => previewSync(planDeps, adminId),
+  });
+}

@@ -1,13 +1,10 @@
 // `npm run api`: the HTTP API as its own process, against PostgreSQL and any Temporal.
 import { serve } from '@hono/node-server';
-import { previewSync } from '../activities/plan';
-import { createBuiltinSource } from '../activities/sources/builtin';
 import { ConfigError, loadConfig } from '../worker/config';
-import { createFleet } from '../worker/fleet';
 import { createLogger } from '../worker/logger';
-import { guardPolicy, loadSealer, openRuntimeDatabase } from '../worker/runtime';
-import { checkTemporal, connectClient } from '../worker/temporal';
-import { createApp } from './app';
+import { fleetFromConfig, loadSealer, openRuntimeDatabase } from '../worker/runtime';
+import { connectClient } from '../worker/temporal';
+import { createAppFromConfig } from './app';
 import { ensureBootstrapToken } from './auth';
 
 async function main() {
@@ -16,26 +13,8 @@ async function main() {
   const database = await openRuntimeDatabase(config, 'separate');
   const sealer = await loadSealer(config, 'separate');
   const { client, connection, namespace } = await connectClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
-  const fleet = createFleet({
-    client,
-    db: database.db,
-    taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
-    intervalMs: config.CALENDAR_SYNC_INTERVAL_SECONDS * 1000,
-    namespace,
-    temporalUiUrl: config.TEMPORAL_UI_URL,
-    logger,
-  });
-  const source = createBuiltinSource(database.db);
-  const planDeps = { db: database.db, source, policy: guardPolicy(config), batchSize: config.CALENDAR_SYNC_BATCH_SIZE };
-  const app = createApp({
-    db: database.db,
-    sealer,
-    fleet,
-    config,
-    logger,
-    temporalHealth: () => checkTemporal(connection),
-    preview: (adminId) => previewSync(planDeps, adminId),
-  });
+  const fleet = fleetFromConfig(config, { client, db: database.db, namespace, logger });
+  const app = createAppFromConfig(config, { db: database.db, sealer, fleet, logger, connection });
   const token = await ensureBootstrapToken(database.db, config);
   if (token) console.log(`[calendar-sync] first sysadmin token (shown once, keep it): ${token}`);
   const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) =>

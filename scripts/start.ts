@@ -4,20 +4,17 @@ import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { Runtime } from '@temporalio/worker';
 import { eq } from 'drizzle-orm';
-import { createApp } from '../api/app';
+import { createAppFromConfig } from '../api/app';
 import { ensureBootstrapToken } from '../api/auth';
 import { feedUrl } from '../api/feedToken';
-import { previewSync } from '../activities/plan';
-import { createBuiltinSource } from '../activities/sources/builtin';
 import { admins, adminSettings } from '../db/schema';
 import { ConfigError, loadConfig, publicUrl } from '../worker/config';
 import { createWorker } from '../worker/createWorker';
 import { startDevServer } from '../worker/devServer';
-import { createFleet } from '../worker/fleet';
 import { createLogger } from '../worker/logger';
-import { guardPolicy, loadSealer, openRuntimeDatabase } from '../worker/runtime';
+import { fleetFromConfig, guardPolicy, loadSealer, openRuntimeDatabase } from '../worker/runtime';
 import { ensureReconcileSchedule } from '../worker/schedule';
-import { checkTemporal, connectClient, connectNative } from '../worker/temporal';
+import { connectClient, connectNative } from '../worker/temporal';
 import { seedDemo } from './demo';
 
 const say = (message: string) => console.log(`[calendar-sync] ${message}`);
@@ -65,26 +62,17 @@ async function main() {
   const target = { address, namespace: config.TEMPORAL_NAMESPACE };
   const { client, connection: clientConnection, namespace } = await connectClient(target);
   stops.push(() => clientConnection.close());
-  const fleet = createFleet({
-    client,
-    db: database.db,
-    taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
-    intervalMs: config.CALENDAR_SYNC_INTERVAL_SECONDS * 1000,
-    namespace,
-    temporalUiUrl: uiUrl ?? undefined,
-    logger,
-  });
+  const fleet = fleetFromConfig(config, { client, db: database.db, namespace, logger, temporalUiUrl: uiUrl });
 
   if (config.CALENDAR_SYNC_DEMO && (await seedDemo(database.db))) say('seeded demo admins and items (protocol ics, integration enabled)');
 
   say('bundling workflows and starting the worker');
   const { connection } = await connectNative(target);
-  const policy = guardPolicy(config);
   const worker = await createWorker({
     connection,
     namespace,
     taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
-    deps: { db: database.db, sealer, policy, batchSize: config.CALENDAR_SYNC_BATCH_SIZE, fleet },
+    deps: { db: database.db, sealer, policy: guardPolicy(config), batchSize: config.CALENDAR_SYNC_BATCH_SIZE, fleet },
   });
   const running = worker.run();
   stops.push(async () => {
@@ -101,16 +89,7 @@ async function main() {
   const reconciled = await fleet.reconcile();
   say(`reconciled: ${reconciled.started.length} admin workflows started, ${reconciled.resumed.length} resumed`);
 
-  const source = createBuiltinSource(database.db);
-  const app = createApp({
-    db: database.db,
-    sealer,
-    fleet,
-    config,
-    logger,
-    temporalHealth: () => checkTemporal(clientConnection),
-    preview: async (adminId) => previewSync({ db: database.db, source, policy, batchSize: config.CALENDAR_SYNC_BATCH_SIZE }, adminId),
-  });
+  const app = createAppFromConfig(config, { db: database.db, sealer, fleet, logger, connection: clientConnection });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
     s.once('error', (err) => reject(new ConfigError(`The API cannot listen on ${config.HOST}:${config.PORT}: ${err.message}. Set PORT to a free port.`)));

@@ -2,9 +2,8 @@
 // Run as many as you like on the same task queue; each also keeps the reconcile schedule in place.
 import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig } from './config';
-import { createFleet } from './fleet';
 import { createLogger } from './logger';
-import { guardPolicy, loadSealer, openRuntimeDatabase } from './runtime';
+import { fleetFromConfig, guardPolicy, loadSealer, openRuntimeDatabase } from './runtime';
 import { ensureReconcileSchedule } from './schedule';
 import { connectClient, connectNative } from './temporal';
 import { createWorker } from './createWorker';
@@ -16,14 +15,7 @@ async function main() {
   const sealer = await loadSealer(config, 'separate');
   const target = { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE };
   const { client, namespace } = await connectClient(target);
-  const fleet = createFleet({
-    client,
-    db: database.db,
-    taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
-    intervalMs: config.CALENDAR_SYNC_INTERVAL_SECONDS * 1000,
-    namespace,
-    logger,
-  });
+  const fleet = fleetFromConfig(config, { client, db: database.db, namespace, logger });
   const { connection } = await connectNative(target);
   const worker = await createWorker({
     connection,

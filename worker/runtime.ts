@@ -2,7 +2,11 @@
 import { openDatabase, type Database } from '../db/client';
 import { createSealer, loadOrCreateKeyFile, parseSecretKey, type Sealer } from '../db/seal';
 import { ConfigError, type Config } from './config';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
 import type { GuardPolicy } from '../activities/sync/diff';
+import type { Db } from '../db/client';
+import { createFleet } from './fleet';
 
 /**
  * The embedded default uses PGlite in the data dir; the separate worker and API processes need a shared
@@ -29,3 +33,16 @@ export const guardPolicy = (config: Config): GuardPolicy => ({
   holdMin: config.CALENDAR_SYNC_DELETE_HOLD_MIN,
   holdRatio: config.CALENDAR_SYNC_DELETE_HOLD_RATIO,
 });
+
+/** The fleet control of a process, from the configuration. */
+export function fleetFromConfig(config: Config, parts: { client: Client; db: Db; namespace: string; logger: Logger; temporalUiUrl?: string | null }) {
+  return createFleet({
+    client: parts.client,
+    db: parts.db,
+    taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
+    intervalMs: config.CALENDAR_SYNC_INTERVAL_SECONDS * 1000,
+    namespace: parts.namespace,
+    temporalUiUrl: parts.temporalUiUrl ?? config.TEMPORAL_UI_URL,
+    logger: parts.logger,
+  });
+}
