@@ -2,7 +2,6 @@
 // the worker and the API in this one process, demo data on first start. Ctrl-C stops all of it.
 import path from 'node:path';
 import { serve } from '@hono/node-server';
-import { Runtime } from '@temporalio/worker';
 import { eq } from 'drizzle-orm';
 import { createAppFromConfig } from '../api/app';
 import { ensureBootstrapToken } from '../api/auth';
@@ -11,7 +10,7 @@ import { admins, adminSettings } from '../db/schema';
 import { ConfigError, loadConfig, publicUrl } from '../worker/config';
 import { createWorker } from '../worker/createWorker';
 import { startDevServer } from '../worker/devServer';
-import { createLogger } from '../worker/logger';
+import { createLogger, installTemporalRuntime } from '../worker/logger';
 import { fleetFromConfig, guardPolicy, loadSealer, openRuntimeDatabase } from '../worker/runtime';
 import { ensureReconcileSchedule } from '../worker/schedule';
 import { connectClient, connectNative } from '../worker/temporal';
@@ -121,7 +120,8 @@ async function main() {
   console.log(lines.join('\n'));
 }
 
-Runtime.install({});
+// The embedded default keeps the console for its own lines: the SDK logs warnings and errors only.
+installTemporalRuntime(['trace', 'debug'].includes(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL! : 'warn');
 main().catch((err) => {
   const message = err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err));
   console.error(`[calendar-sync] start failed: ${message}`);

@@ -1,4 +1,5 @@
 // The one logger: structured JSON (pino). Secret-bearing keys are redacted wherever they appear.
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 
 export const REDACTED_KEYS = [
@@ -19,3 +20,10 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', de
 }
 
 export type { Logger };
+
+const SDK_LEVELS = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR', silent: 'ERROR' } as const;
+
+/** The Temporal SDK's own log (bundling, worker state) at the process's level; call before any connection. */
+export function installTemporalRuntime(level: string) {
+  Runtime.install({ logger: new DefaultLogger(SDK_LEVELS[level as keyof typeof SDK_LEVELS] ?? 'INFO') });
+}

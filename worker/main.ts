@@ -1,8 +1,7 @@
 // `npm run worker`: a production worker process against PostgreSQL and any Temporal (self-hosted or Cloud).
 // Run as many as you like on the same task queue; each also keeps the reconcile schedule in place.
-import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig } from './config';
-import { createLogger } from './logger';
+import { createLogger, installTemporalRuntime } from './logger';
 import { fleetFromConfig, guardPolicy, loadSealer, openRuntimeDatabase } from './runtime';
 import { ensureReconcileSchedule } from './schedule';
 import { connectClient, connectNative } from './temporal';
@@ -31,7 +30,7 @@ async function main() {
   await database.close();
 }
 
-Runtime.install({});
+installTemporalRuntime(process.env.LOG_LEVEL ?? 'info');
 main().catch((err) => {
   const message = err instanceof ConfigError ? err.message : (err as Error).stack;
   console.error(`[calendar-sync] worker failed: ${message}`);
