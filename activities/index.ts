@@ -31,14 +31,20 @@ export function createActivities(deps: ActivityDeps) {
   const planDeps: PlanDeps = { db: deps.db, source, policy: deps.policy, batchSize: deps.batchSize };
   const factory = deps.providerFactory ?? defaultProviderFactory;
 
+  // One provider per integration version per worker, so SDK clients and their token caches are reused.
+  let cached: { version: number; provider: CalendarProvider } | null = null;
+
   /** Secrets are read here, inside the activity, from the DB: never from workflow input or history. */
   async function providerFor(protocol: ProviderName): Promise<CalendarProvider> {
     const integration = await getIntegration(deps.db);
     if (integration.protocol !== protocol) {
       throw configurationFailure(`The integration's protocol changed from ${protocol} to ${integration.protocol} during this run; the next run uses the new one.`);
     }
+    if (cached?.version === integration.version) return cached.provider;
     try {
-      return factory({ protocol, settings: integration.settings, secrets: integrationSecrets(integration, deps.sealer) }, { db: deps.db });
+      const provider = factory({ protocol, settings: integration.settings, secrets: integrationSecrets(integration, deps.sealer) }, { db: deps.db });
+      cached = { version: integration.version, provider };
+      return provider;
     } catch (err) {
       if (err instanceof ProtocolUnavailableError) throw configurationFailure(err.message);
       throw err;

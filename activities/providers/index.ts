@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import type { Db } from '../../db/client';
 import type { ProviderName } from '../sync/types';
+import { createGraphProvider } from './graph';
+import { GRAPH_SECRETS, graphSettingsSchema } from './graph/settings';
 import { createIcsProvider } from './ics';
 import type { CalendarProvider } from './types';
 
@@ -12,7 +14,7 @@ export interface ProviderConfig {
 }
 
 /** Protocols the integration form accepts today. */
-export const AVAILABLE_PROTOCOLS: ProviderName[] = ['ics'];
+export const AVAILABLE_PROTOCOLS: ProviderName[] = ['ics', 'microsoft365'];
 
 /** What each protocol's form holds: non-secret settings (validated) and the names of its secret fields. */
 export const PROTOCOL_FORMS: Partial<Record<ProviderName, { settings: z.ZodType<Record<string, unknown>>; secrets: string[] }>> = {
@@ -20,6 +22,7 @@ export const PROTOCOL_FORMS: Partial<Record<ProviderName, { settings: z.ZodType<
     settings: z.strictObject({ syncUserEmail: z.string().email('syncUserEmail must be an e-mail address').optional() }),
     secrets: [],
   },
+  microsoft365: { settings: graphSettingsSchema as z.ZodType<Record<string, unknown>>, secrets: GRAPH_SECRETS },
 };
 
 /** Protocols people ask for that will never be supported, with the way forward. */
@@ -37,6 +40,8 @@ export function createProvider(config: ProviderConfig, deps: { db: Db }): Calend
   switch (config.protocol) {
     case 'ics':
       return createIcsProvider(deps.db);
+    case 'microsoft365':
+      return createGraphProvider({ settings: graphSettingsSchema.parse(config.settings), secrets: config.secrets });
     default:
       throw new ProtocolUnavailableError(`Protocol "${config.protocol}" is not available in this version; use one of: ${AVAILABLE_PROTOCOLS.join(', ')}.`);
   }

@@ -1,0 +1,250 @@
+// Microsoft 365 through Microsoft Graph with application permissions (client credentials via msal-node).
+import { createHash } from 'node:crypto';
+import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions } from '@azure/msal-node';
+import { AuthenticationHandler, Client, GraphError, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
+import { findWindows } from 'windows-iana';
+import { eventBodyText } from '../../sync/render';
+import { addDays } from '../../sync/time';
+import type { ExportedEvent, SyncWindow } from '../../sync/types';
+import { fetchWith, tlsDispatcher, tlsErrorCode } from '../http';
+import type { CalendarProvider, ConnectionCheck, EventIdentity, Mailbox, ManagedEvent, RemoteRef } from '../types';
+import { mapGraphError } from './errors';
+import type { GraphSettings } from './settings';
+
+/** The ownership marker's single-value extended property (the same GUID and name EWS reads). */
+export const MARKER_PROPERTY_ID = 'String {0f3a3c6e-2b7d-4c4e-9a51-6d1e8b7f2c90} Name CalendarSyncMarker';
+/** Microsoft allows 4 concurrent requests per app and mailbox. */
+const MAILBOX_CONCURRENCY = 4;
+
+/** UUID v5-shaped id from marker + generation: Graph drops a repeated POST with the same transactionId. */
+export function transactionIdFor(identity: EventIdentity): string {
+  const h = createHash('sha1').update(`${identity.marker}#${identity.generation}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function windowsZone(iana: string): string {
+  return findWindows(iana)?.[0] ?? 'UTC';
+}
+
+/** Wall-clock time of an instant in a zone, as Graph's zone-less dateTime. */
+function localDateTime(instantUtc: string, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(instantUtc));
+  const get = (t: string) => parts.find((p) => p.type === t)!.value;
+  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
+}
+
+/** The Graph event body for an exported event: no attendees, ever, so no invitation is ever sent. */
+export function graphEventBody(event: ExportedEvent, mailbox: Mailbox) {
+  const zone = windowsZone(mailbox.timeZone);
+  const time =
+    event.time.kind === 'all_day'
+      ? {
+          isAllDay: true,
+          start: { dateTime: `${event.time.startDate}T00:00:00`, timeZone: zone },
+          end: { dateTime: `${event.time.endDateExclusive > event.time.startDate ? event.time.endDateExclusive : addDays(event.time.startDate, 1)}T00:00:00`, timeZone: zone },
+        }
+      : {
+          isAllDay: false,
+          start: { dateTime: localDateTime(event.time.startUtc, event.time.timeZone), timeZone: windowsZone(event.time.timeZone) },
+          end: { dateTime: localDateTime(event.time.endUtc, event.time.timeZone), timeZone: windowsZone(event.time.timeZone) },
+        };
+  return {
+    subject: event.title,
+    body: { contentType: 'text', content: eventBodyText(event) },
+    ...time,
+    showAs: event.showAs,
+    isReminderOn: event.reminderMinutes !== null,
+    ...(event.reminderMinutes !== null ? { reminderMinutesBeforeStart: event.reminderMinutes } : {}),
+    categories: [event.category],
+    sensitivity: event.sensitivity,
+  };
+}
+
+/** The terminal middleware: undici fetch with the configured trust, and no SDK-level retries (Temporal retries). */
+function fetchMiddleware(fetcher: ReturnType<typeof fetchWith>): Middleware {
+  return {
+    async execute(context: Context) {
+      const o = (context.options ?? {}) as { method?: string; headers?: unknown; body?: unknown };
+      const headers = o.headers instanceof Headers ? Object.fromEntries(o.headers.entries()) : (o.headers as Record<string, string> | undefined);
+      context.response = (await fetcher(String(context.request), { method: o.method ?? 'GET', headers, body: o.body as string | undefined })) as unknown as Response;
+    },
+  };
+}
+
+export interface GraphConfig {
+  settings: GraphSettings;
+  secrets: { clientSecret?: string };
+}
+
+export function createGraphProvider({ settings, secrets }: GraphConfig): CalendarProvider {
+  const dispatcher = tlsDispatcher(settings.caCertificate);
+  const fetcher = fetchWith(dispatcher);
+  const graphHost = new URL(settings.graphEndpoint).hostname;
+  const authorityHost = new URL(settings.authorityHost).hostname;
+  const isMicrosoftAuthority = /(^|\.)login\.(microsoftonline\.(com|us)|partner\.microsoftonline\.cn|chinacloudapi\.cn)$/.test(authorityHost);
+
+  // msal-node's own HTTP goes through the same trust settings. msal hides network errors behind its own
+  // codes, so the last one is kept to explain a TLS failure precisely.
+  let lastNetworkError: unknown = null;
+  const send = async <T>(url: string, init: { method: string; headers?: Record<string, string>; body?: string }) => {
+    try {
+      const res = await fetcher(url, init);
+      return { status: res.status, headers: Object.fromEntries(res.headers.entries()), body: (await res.json()) as T };
+    } catch (err) {
+      lastNetworkError = err;
+      throw err;
+    }
+  };
+  const networkClient: INetworkModule = {
+    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>(url, { method: 'GET', headers: options?.headers }),
+    sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>(url, { method: 'POST', headers: options?.headers, body: options?.body }),
+  };
+  const msal = new ConfidentialClientApplication({
+    auth: {
+      clientId: settings.clientId,
+      clientSecret: secrets.clientSecret ?? '',
+      authority: `${settings.authorityHost}/${settings.tenantId}`,
+      // A non-Microsoft authority host (sovereign proxy, emulator) is trusted as configured, with no instance discovery.
+      ...(isMicrosoftAuthority ? {} : { knownAuthorities: [new URL(settings.authorityHost).host] }),
+    },
+    system: { networkClient },
+  });
+  const scope = `${settings.graphEndpoint}/.default`;
+  const getAccessToken = async () => {
+    if (!secrets.clientSecret) throw mapGraphError({ name: 'ClientConfigurationError', errorCode: 'missing_secret', errorMessage: 'No client secret is saved for the integration.' }, { host: authorityHost });
+    lastNetworkError = null;
+    try {
+      const result = await msal.acquireTokenByClientCredential({ scopes: [scope] });
+      if (!result?.accessToken) throw new Error('the token endpoint returned no access token');
+      return result.accessToken;
+    } catch (err) {
+      throw mapGraphError(tlsErrorCode(lastNetworkError) ? lastNetworkError : err, { host: authorityHost });
+    }
+  };
+  const auth = new AuthenticationHandler({ getAccessToken });
+  auth.setNext(fetchMiddleware(fetcher));
+  const client = Client.initWithMiddleware({ middleware: auth, baseUrl: `${settings.graphEndpoint}/`, customHosts: new Set([graphHost]), defaultVersion: 'v1.0' });
+
+  const calendarIds = new Map<string, string>();
+  const user = (m: Mailbox) => `/users/${encodeURIComponent(m.email)}`;
+
+  async function call<T>(mailbox: Mailbox, fn: () => Promise<T>): Promise<T> {
+    // Sign-in first (cached by msal), so its errors arrive as they are, not wrapped by the Graph SDK.
+    await getAccessToken();
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapGraphError(err, { host: graphHost, mailbox: mailbox.email });
+    }
+  }
+
+  /** The events collection: the default calendar, or the named one (looked up once per mailbox). */
+  async function eventsPath(mailbox: Mailbox): Promise<string> {
+    if (!settings.calendarName) return `${user(mailbox)}/calendar/events`;
+    let id = calendarIds.get(mailbox.email);
+    if (!id) {
+      const name = settings.calendarName.replace(/'/g, "''");
+      const found = await call(mailbox, () => client.api(`${user(mailbox)}/calendars`).filter(`name eq '${name}'`).get());
+      id = (found.value as Array<{ id: string }>)[0]?.id;
+      if (!id) throw mapGraphError(new GraphError(404, `The calendar "${settings.calendarName}" does not exist in ${mailbox.email}; create it or clear the calendar name.`), { host: graphHost, mailbox: mailbox.email });
+      calendarIds.set(mailbox.email, id);
+    }
+    return `${user(mailbox)}/calendars/${encodeURIComponent(id)}/events`;
+  }
+
+  const isGone = (err: unknown) => err instanceof GraphError && err.statusCode === 404 && err.code === 'ErrorItemNotFound';
+
+  const provider: CalendarProvider = {
+    name: 'microsoft365',
+    mailboxConcurrency: MAILBOX_CONCURRENCY,
+    async create(mailbox, identity, event) {
+      const path = await eventsPath(mailbox);
+      const body = {
+        ...graphEventBody(event, mailbox),
+        transactionId: transactionIdFor(identity),
+        singleValueExtendedProperties: [{ id: MARKER_PROPERTY_ID, value: identity.marker }],
+      };
+      const created = await call(mailbox, () => client.api(path).header('Prefer', 'IdType="ImmutableId"').post(body));
+      return { remoteId: created.id as string, remoteVersion: (created.changeKey as string) ?? null };
+    },
+    async update(mailbox, _identity, ref, event) {
+      await getAccessToken();
+      try {
+        const updated = await client.api(`${user(mailbox)}/events/${encodeURIComponent(ref.remoteId)}`).header('Prefer', 'IdType="ImmutableId"').patch(graphEventBody(event, mailbox));
+        return { remoteId: ref.remoteId, remoteVersion: (updated.changeKey as string) ?? null };
+      } catch (err) {
+        if (isGone(err)) return 'gone';
+        throw mapGraphError(err, { host: graphHost, mailbox: mailbox.email });
+      }
+    },
+    async delete(mailbox, _identity, ref) {
+      await getAccessToken();
+      try {
+        await client.api(`${user(mailbox)}/events/${encodeURIComponent(ref.remoteId)}`).header('Prefer', 'IdType="ImmutableId"').delete();
+      } catch (err) {
+        if (isGone(err)) return;
+        throw mapGraphError(err, { host: graphHost, mailbox: mailbox.email });
+      }
+    },
+    async listManaged(mailbox, _window: SyncWindow): Promise<ManagedEvent[]> {
+      const path = await eventsPath(mailbox);
+      const found: ManagedEvent[] = [];
+      let page = await call(mailbox, () =>
+        client
+          .api(path)
+          .header('Prefer', 'IdType="ImmutableId"')
+          .filter(`singleValueExtendedProperties/Any(ep: ep/id eq '${MARKER_PROPERTY_ID}')`)
+          .expand(`singleValueExtendedProperties($filter=id eq '${MARKER_PROPERTY_ID}')`)
+          .select('id,changeKey')
+          .top(100)
+          .get(),
+      );
+      for (;;) {
+        for (const e of page.value as Array<{ id: string; changeKey: string; singleValueExtendedProperties?: Array<{ value: string }> }>) {
+          found.push({ remoteId: e.id, remoteVersion: e.changeKey, marker: e.singleValueExtendedProperties?.[0]?.value ?? '' });
+        }
+        const next = page['@odata.nextLink'] as string | undefined;
+        if (!next) return found;
+        page = await call(mailbox, () => client.api(next).header('Prefer', 'IdType="ImmutableId"').get());
+      }
+    },
+    async testConnection(syncUser) {
+      const checks: ConnectionCheck[] = [];
+      const step = async (name: string, ok: string, fn: () => Promise<unknown>) => {
+        try {
+          await fn();
+          checks.push({ name, ok: true, detail: ok });
+          return true;
+        } catch (err) {
+          checks.push({ name, ok: false, detail: mapGraphError(err, { host: graphHost, mailbox: syncUser.email }).message });
+          return false;
+        }
+      };
+      if (!(await step('token', `Signed in to tenant ${settings.tenantId} as application ${settings.clientId}.`, getAccessToken))) return checks;
+      if (!(await step('mailbox', `Found the mailbox ${syncUser.email}.`, () => call(syncUser, () => client.api(user(syncUser)).select('id,mail').get())))) return checks;
+      const probe = { marker: `probe/${syncUser.email}/${Date.now()}`, generation: 1 };
+      const now = new Date();
+      const event: ExportedEvent = {
+        title: 'calendar-sync connection test (deleted at once)',
+        body: '',
+        url: null,
+        time: { kind: 'timed', startUtc: now.toISOString(), endUtc: new Date(now.getTime() + 60_000).toISOString(), timeZone: 'UTC' },
+        showAs: 'free',
+        reminderMinutes: null,
+        category: 'Helpdesk',
+        sensitivity: 'normal',
+      };
+      await step('calendar', `Created and deleted a test event in ${syncUser.email}${settings.calendarName ? ` (calendar "${settings.calendarName}")` : ''}: Calendars.ReadWrite works.`, async () => {
+        const ref = await provider.create({ ...syncUser, timeZone: 'UTC' }, probe, event);
+        await provider.delete(syncUser, probe, ref);
+      });
+      return checks;
+    },
+  };
+  return provider;
+}
+
+export type { RemoteRef };
