@@ -59,12 +59,14 @@ export async function startGraphEmulator(opts: { tenants: Record<string, Record<
   const faults: GraphFault[] = [];
   const inFlight = new Map<string, number>();
   const peak = new Map<string, number>();
-  const requests: Array<{ method: string; path: string; status: number }> = [];
+  const requests: Array<{ method: string; path: string; status: number; receivedAt: number; at: number }> = [];
   let latencyMs = 0;
   let invitationsSent = 0;
   let baseUrl = '';
 
+  const received = new WeakMap<object, number>();
   const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    received.set(res, Date.now());
     let raw = '';
     req.on('data', (d) => (raw += d));
     req.on('end', () => {
@@ -75,7 +77,7 @@ export async function startGraphEmulator(opts: { tenants: Record<string, Record<
   function send(res: import('node:http').ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
     res.writeHead(status, { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
     res.end(body === undefined ? undefined : JSON.stringify(body));
-    requests.push({ method: res.req.method!, path: res.req.url!, status });
+    requests.push({ method: res.req.method!, path: res.req.url!, status, receivedAt: received.get(res) ?? Date.now(), at: Date.now() });
   }
   const graphError = (res: import('node:http').ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) =>
     send(res, status, { error: { code, message, innerError: { 'request-id': randomUUID(), date: new Date().toISOString().slice(0, 19), 'client-request-id': randomUUID() } } }, headers);

@@ -92,7 +92,10 @@ export function createGraphProvider({ settings, secrets }: GraphConfig): Calenda
   const send = async <T>(url: string, init: { method: string; headers?: Record<string, string>; body?: string }) => {
     try {
       const res = await fetcher(url, init);
-      return { status: res.status, headers: Object.fromEntries(res.headers.entries()), body: (await res.json()) as T };
+      const body = (await res.json()) as T & { error?: string; error_description?: string };
+      // An error answer during discovery (e.g. an unknown tenant) is also hidden behind msal's own code.
+      if (res.status >= 400 && body?.error_description) lastNetworkError = { name: 'ServerError', errorCode: body.error, errorMessage: body.error_description };
+      return { status: res.status, headers: Object.fromEntries(res.headers.entries()), body };
     } catch (err) {
       lastNetworkError = err;
       throw err;
@@ -121,7 +124,8 @@ export function createGraphProvider({ settings, secrets }: GraphConfig): Calenda
       if (!result?.accessToken) throw new Error('the token endpoint returned no access token');
       return result.accessToken;
     } catch (err) {
-      throw mapGraphError(tlsErrorCode(lastNetworkError) ? lastNetworkError : err, { host: authorityHost });
+      const hidden = (err as { errorCode?: string }).errorCode === 'endpoints_resolution_error' && lastNetworkError;
+      throw mapGraphError(tlsErrorCode(lastNetworkError) || hidden ? lastNetworkError : err, { host: authorityHost });
     }
   };
   const auth = new AuthenticationHandler({ getAccessToken });
