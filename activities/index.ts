@@ -13,7 +13,7 @@ import { createBuiltinSource } from './sources/builtin';
 import type { ItemSource } from './sources/types';
 import type { GuardPolicy } from './sync/diff';
 import type { ProviderName } from './sync/types';
-import { configurationFailure } from './failures';
+import { configurationFailure, rethrowAsFailure } from './failures';
 
 export interface ActivityDeps {
   db: Db;
@@ -28,7 +28,6 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   const source = deps.source ?? createBuiltinSource(deps.db);
-  const planDeps: PlanDeps = { db: deps.db, source, policy: deps.policy, batchSize: deps.batchSize };
   const factory = deps.providerFactory ?? defaultProviderFactory;
 
   // One provider per integration version per worker, so SDK clients and their token caches are reused.
@@ -51,9 +50,22 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  const planDeps: PlanDeps = {
+    db: deps.db,
+    source,
+    policy: deps.policy,
+    batchSize: deps.batchSize,
+    listManaged: async (protocol, mailbox, window) => (await providerFor(protocol)).listManaged(mailbox, window),
+  };
+
   return {
     async planSync(input: PlanSyncInput) {
-      return planSync(planDeps, input);
+      try {
+        return await planSync(planDeps, input);
+      } catch (err) {
+        // The drift check talks to the provider: its errors are classified like any provider call.
+        rethrowAsFailure(err);
+      }
     },
     async applyBatch(input: ApplyBatchInput) {
       const resumedFrom = activityInfo().heartbeatDetails as { done: number } | undefined;

@@ -6,6 +6,7 @@ import type { Db } from '../db/client';
 import { getIntegration, loadAdminSyncSettings } from '../db/repositories';
 import { eventLinks, planChanges, syncRuns } from '../db/schema';
 import { FAILURE } from './failures';
+import type { Mailbox, ManagedEvent } from './providers/types';
 import type { ItemSource } from './sources/types';
 import { deleteGuard, diffItems, isHeldByGuard, keysToLookUp, removeAllChanges, type GuardPolicy, type GuardVerdict } from './sync/diff';
 import { syncWindow } from './sync/time';
@@ -17,6 +18,8 @@ export interface PlanDeps {
   policy: GuardPolicy;
   batchSize: number;
   now?: () => Date;
+  /** The admin's events as the calendar has them, for drift checks (absent: no drift check, e.g. previews). */
+  listManaged?: (protocol: ProviderName, mailbox: Mailbox, window: SyncWindow) => Promise<ManagedEvent[]>;
 }
 
 export interface PlanSyncInput {
@@ -50,6 +53,7 @@ interface ComputedPlan {
   stillFailed: number;
   sourceItems: number;
   verdict: GuardVerdict;
+  drift: { missing: number; edited: number };
 }
 
 /** The diff for one admin, with nothing written: shared by planSync and the API's preview. */
@@ -69,20 +73,37 @@ export async function computePlan(deps: PlanDeps, adminId: string, opts: { mode:
     contentHash: l.contentHash,
     state: l.state,
     remoteId: l.remoteId,
+    remoteVersion: l.remoteVersion,
     itemStartsAt: l.itemStartsAt?.toISOString() ?? null,
   }));
   if (opts.mode === 'remove-all') {
     const changes = removeAllChanges(links);
-    return { provider, window, changes, unchanged: 0, stillFailed: 0, sourceItems: 0, verdict: { hold: false, reason: null, vanished: 0 } };
+    return { provider, window, changes, unchanged: 0, stillFailed: 0, sourceItems: 0, verdict: { hold: false, reason: null, vanished: 0 }, drift: { missing: 0, edited: 0 } };
   }
   // A failed read throws here: it never becomes an empty read, so it can never cause deletes.
   const windowItems = await source.listItems(adminId, window);
   const lookUp = keysToLookUp(links, new Set(windowItems.map((i) => i.key)), window);
   const movedItems = await source.getItems(adminId, lookUp);
-  const diff = diffItems({ items: [...windowItems, ...movedItems], links, settings, window, retryFailed: opts.retryFailed });
+  const managed = await managedEvents(deps, provider, integration, settings, window);
+  const repairDrift = integration.settings.driftPolicy !== 'leave';
+  const diff = diffItems({ items: [...windowItems, ...movedItems], links, settings, window, retryFailed: opts.retryFailed, managed, repairDrift });
   const activeLinks = links.filter((l) => l.state !== 'removed').length;
   const verdict = deleteGuard(diff.changes, activeLinks, windowItems.length, policy);
-  return { provider, window, changes: diff.changes, unchanged: diff.unchanged, stillFailed: diff.stillFailed, sourceItems: windowItems.length, verdict };
+  return { provider, window, changes: diff.changes, unchanged: diff.unchanged, stillFailed: diff.stillFailed, sourceItems: windowItems.length, verdict, drift: diff.drift };
+}
+
+/** This admin's events in the calendar (by our marker), as remote id → version; null when not checked. */
+async function managedEvents(
+  deps: PlanDeps,
+  provider: ProviderName,
+  integration: { installationId: string },
+  settings: { adminId: string; email: string; timeZone: string },
+  window: SyncWindow,
+): Promise<Map<string, string | null> | null> {
+  if (!deps.listManaged) return null;
+  const prefix = `${integration.installationId}/${settings.adminId}/`;
+  const events = await deps.listManaged(provider, { adminId: settings.adminId, email: settings.email, timeZone: settings.timeZone }, window);
+  return new Map(events.filter((e) => e.marker.startsWith(prefix)).map((e) => [e.remoteId, e.remoteVersion]));
 }
 
 const countOps = (changes: PlannedChange[], held: (c: PlannedChange) => boolean) => {
@@ -138,6 +159,8 @@ export async function planSync(deps: PlanDeps, input: PlanSyncInput): Promise<Pl
       unchanged: plan.unchanged,
       heldDeletes: counts.held,
       sourceItems: plan.sourceItems,
+      driftMissing: plan.drift.missing,
+      driftEdited: plan.drift.edited,
       workflowId: input.workflowId,
       workflowRunId: input.workflowRunId,
     });

@@ -119,6 +119,9 @@ export const syncRuns = pgTable(
     failed: integer('failed').notNull().default(0),
     heldDeletes: integer('held_deletes').notNull().default(0),
     sourceItems: integer('source_items').notNull().default(0),
+    /** Exported events found deleted or edited in the calendar by someone else (repaired or left, per policy). */
+    driftMissing: integer('drift_missing').notNull().default(0),
+    driftEdited: integer('drift_edited').notNull().default(0),
     error: text('error'),
     workflowId: text('workflow_id'),
     workflowRunId: text('workflow_run_id'),

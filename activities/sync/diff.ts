@@ -25,11 +25,17 @@ export interface DiffInput {
   window: SyncWindow;
   /** Retry links in state `failed` even when their content did not change. */
   retryFailed: boolean;
+  /** This admin's events as the calendar has them (remote id → version), when the provider can list them. */
+  managed?: Map<string, string | null> | null;
+  /** Put back events someone deleted or edited in the calendar (otherwise they are only counted). */
+  repairDrift?: boolean;
 }
 
 export interface DiffResult {
   changes: PlannedChange[];
   unchanged: number;
+  /** Events this app exported that someone deleted or edited in the calendar. */
+  drift: { missing: number; edited: number };
   /** Items that stay failed because nothing changed and no retry was asked for. */
   stillFailed: number;
 }
@@ -40,13 +46,14 @@ function exclusion(item: CalendarItem, settings: AdminSyncSettings): ChangeReaso
   return null;
 }
 
-export function diffItems({ items, links, settings, window, retryFailed }: DiffInput): DiffResult {
+export function diffItems({ items, links, settings, window, retryFailed, managed = null, repairDrift = true }: DiffInput): DiffResult {
   const linkByKey = new Map(links.map((l) => [l.itemKey, l]));
   const seen = new Set<string>();
   const upserts: PlannedChange[] = [];
   const deletes: PlannedChange[] = [];
   let unchanged = 0;
   let stillFailed = 0;
+  const drift = { missing: 0, edited: 0 };
 
   for (const item of items) {
     if (seen.has(item.key)) continue;
@@ -71,6 +78,14 @@ export function diffItems({ items, links, settings, window, retryFailed }: DiffI
       else stillFailed++;
     } else if (link.state === 'removing' || link.contentHash !== hash) {
       upserts.push({ ...base, op: 'update', reason: 'changed' });
+    } else if (managed && link.remoteId && !managed.has(link.remoteId)) {
+      drift.missing++;
+      if (repairDrift) upserts.push({ ...base, op: 'update', reason: 'drift-missing' });
+      else unchanged++;
+    } else if (managed && link.remoteId && link.remoteVersion && managed.get(link.remoteId) !== link.remoteVersion) {
+      drift.edited++;
+      if (repairDrift) upserts.push({ ...base, op: 'update', reason: 'drift-edited' });
+      else unchanged++;
     } else {
       unchanged++;
     }
@@ -82,7 +97,7 @@ export function diffItems({ items, links, settings, window, retryFailed }: DiffI
       deletes.push(deleteChange(link.itemKey, 'source-missing'));
     }
   }
-  return { changes: [...upserts, ...deletes], unchanged, stillFailed };
+  return { changes: [...upserts, ...deletes], unchanged, stillFailed, drift };
 }
 
 /** Every active link becomes a delete: the admin turned sync off and asked to remove the events. */

@@ -82,7 +82,9 @@ export type ChangeReason =
   | 'source-missing'
   | 'excluded-type'
   | 'excluded-closed'
-  | 'remove-all';
+  | 'remove-all'
+  | 'drift-missing'
+  | 'drift-edited';
 
 export interface PlannedChange {
   itemKey: string;
@@ -99,6 +101,7 @@ export interface LinkState {
   contentHash: string | null;
   state: 'synced' | 'failed' | 'removing' | 'removed';
   remoteId: string | null;
+  remoteVersion: string | null;
   itemStartsAt: string | null;
 }
 

@@ -23,6 +23,8 @@ const Run = z
     failed: z.number().int(),
     heldDeletes: z.number().int(),
     sourceItems: z.number().int(),
+    driftMissing: z.number().int(),
+    driftEdited: z.number().int(),
     error: z.string().nullable(),
     workflowRunId: z.string().nullable(),
   })
@@ -42,6 +44,8 @@ const SyncView = z
     totals: Loose.nullable(),
     failedItems: z.array(z.object({ itemKey: z.string(), error: z.string().nullable() })),
     heldDeletes: z.object({ runId: z.string(), count: z.number().int() }).nullable(),
+    /** Exported events someone deleted or edited in the calendar, found by the last run; repaired unless the policy is "leave". */
+    drift: z.object({ missing: z.number().int(), edited: z.number().int(), policy: z.enum(['repair', 'leave']) }),
     temporalUiUrl: z.string().nullable(),
   })
   .openapi('SyncStatus');
@@ -59,6 +63,8 @@ const runView = (r: SyncRunRow) => ({
   failed: r.failed,
   heldDeletes: r.heldDeletes,
   sourceItems: r.sourceItems,
+  driftMissing: r.driftMissing,
+  driftEdited: r.driftEdited,
   error: r.error,
   workflowRunId: r.workflowRunId,
 });
@@ -97,6 +103,7 @@ async function syncView(deps: AppDeps, adminId: string) {
     totals: status?.totals ?? null,
     failedItems: failed,
     heldDeletes: status?.heldDeletes ?? null,
+    drift: { missing: lastRun?.driftMissing ?? 0, edited: lastRun?.driftEdited ?? 0, policy: integration.settings.driftPolicy === 'leave' ? ('leave' as const) : ('repair' as const) },
     temporalUiUrl: deps.fleet.uiLink(adminId),
   };
 }

@@ -196,4 +196,39 @@ describe('Microsoft 365 over Graph', () => {
     await t.eventually(async () => (await t.call('GET', `/api/admins/${alice}/sync`)).json.state === 'idle', 30_000, 'alice idle again');
     expect((await t.call('GET', `/api/admins/${alice}/sync`)).json).toMatchObject({ pausedReason: null, lastRun: { error: null } });
   });
+
+  it('reports events deleted or edited in Outlook and repairs them, or only reports them when the policy is leave', async () => {
+    const { alice, settings } = await setUp();
+    await addAdmin(alice, 'UTC');
+    for (let i = 1; i <= 3; i++) {
+      await t.call('PUT', `/api/calendar-items/sysaid:sr:${i}:due?sync=later`, { adminId: alice, type: 'sr_due', title: `SR ${i}`, timing: { kind: 'deadline', atUtc: `2027-01-0${i}T12:00:00Z` }, statusClass: 'open' });
+    }
+    await enable(alice);
+    await lastRun(alice);
+    const mailbox = `${alice}@contoso.test`;
+    const bySubject = () => Object.fromEntries(graph.events(mailbox).map((e) => [e.props.subject, e]));
+    const original = bySubject();
+    graph.deleteEvent(mailbox, original['Due: SR 1']!.id);
+    graph.editEvent(mailbox, original['Due: SR 2']!.id, { subject: 'Due: SR 2 (moved by hand)' });
+
+    const repaired = await t.call('POST', `/api/admins/${alice}/sync/run`);
+    expect(repaired.json.counts).toMatchObject({ updated: 2, created: 0, deleted: 0, failed: 0 });
+    const status = (await t.call('GET', `/api/admins/${alice}/sync`)).json;
+    expect(status.drift).toEqual({ missing: 1, edited: 1, policy: 'repair' });
+    const after = bySubject();
+    expect(Object.keys(after).sort()).toEqual(['Due: SR 1', 'Due: SR 2', 'Due: SR 3']);
+    expect(after['Due: SR 1']!.id).not.toBe(original['Due: SR 1']!.id);
+    expect(after['Due: SR 2']!.id).toBe(original['Due: SR 2']!.id);
+    expect((await t.call('POST', `/api/admins/${alice}/sync/run`)).json.counts).toMatchObject({ updated: 0, unchanged: 3 });
+
+    await t.call('PUT', '/api/integration', { protocol: 'microsoft365', settings: { ...settings, driftPolicy: 'leave' }, secrets: {} });
+    graph.deleteEvent(mailbox, after['Due: SR 3']!.id);
+    const left = await t.eventually(async () => {
+      const r = await t.call('POST', `/api/admins/${alice}/sync/run`);
+      return r.status === 200 ? r : null;
+    }, 30_000, 'a run after the policy change');
+    expect(left.json.counts).toMatchObject({ updated: 0, created: 0 });
+    expect((await t.call('GET', `/api/admins/${alice}/sync`)).json.drift).toEqual({ missing: 1, edited: 0, policy: 'leave' });
+    expect(Object.keys(bySubject()).sort()).toEqual(['Due: SR 1', 'Due: SR 2']);
+  });
 });

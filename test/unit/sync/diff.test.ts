@@ -26,6 +26,7 @@ const link = (i: CalendarItem | string, over: Partial<LinkState> = {}): LinkStat
   contentHash: typeof i === 'string' ? 'old' : hashOf(i),
   state: 'synced',
   remoteId: 'remote',
+  remoteVersion: 'v1',
   itemStartsAt: '2026-05-01T10:00:00.000Z',
   ...over,
 });
@@ -86,6 +87,21 @@ describe('diff', () => {
   it('processes a key once and puts creates and updates before deletes', () => {
     const r = diff([item('a'), item('a'), item('b', { title: 'x' })], [link('gone'), link('b')]);
     expect(ops(r.changes)).toEqual(['create:a:new', 'update:b:changed', 'delete:gone:source-missing']);
+  });
+
+  it('repairs events deleted or edited in the calendar, or only counts them when asked to leave them', () => {
+    const [a, b, c] = [item('a'), item('b'), item('c')];
+    const links = [link(a, { remoteId: 'ra' }), link(b, { remoteId: 'rb' }), link(c, { remoteId: 'rc' })];
+    const managed = new Map<string, string | null>([['rb', 'v2'], ['rc', 'v1']]);
+    const repaired = diffItems({ items: [a, b, c], links, settings, window, retryFailed: false, managed });
+    expect(ops(repaired.changes)).toEqual(['update:a:drift-missing', 'update:b:drift-edited']);
+    expect(repaired.drift).toEqual({ missing: 1, edited: 1 });
+    expect(repaired.unchanged).toBe(1);
+    const left = diffItems({ items: [a, b, c], links, settings, window, retryFailed: false, managed, repairDrift: false });
+    expect(left.changes).toEqual([]);
+    expect(left.drift).toEqual({ missing: 1, edited: 1 });
+    expect(left.unchanged).toBe(3);
+    expect(diff([a, b, c], links).drift).toEqual({ missing: 0, edited: 0 });
   });
 
   it('asks the source about exactly the active in-window links it did not see', () => {
