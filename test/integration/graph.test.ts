@@ -1,10 +1,12 @@
 // Microsoft 365 end to end: the real msal-node and Graph SDKs over HTTPS to the emulator, a real worker on a
 // real Temporal dev server, configured through the API.
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProvider } from '../../activities/providers';
 import { MARKER_PROPERTY_ID } from '../../activities/providers/graph';
 import type { CalendarProvider } from '../../activities/providers/types';
 import { getIntegration } from '../../db/repositories';
+import { adminWorkflowId } from '../../workflows/ids';
 import { startGraphEmulator, type GraphEmulator } from '../fakes/graph';
 import { createTestApp, type TestApp } from '../helpers/app';
 import type { HarnessOptions } from '../helpers/harness';
@@ -195,6 +197,12 @@ describe('Microsoft 365 over Graph', () => {
     await t.eventually(async () => graph.events(`${alice}@contoso.test`).length === 2, 60_000, 'alice resumed and synced');
     await t.eventually(async () => (await t.call('GET', `/api/admins/${alice}/sync`)).json.state === 'idle', 30_000, 'alice idle again');
     expect((await t.call('GET', `/api/admins/${alice}/sync`)).json).toMatchObject({ pausedReason: null, lastRun: { error: null } });
+    // Neither secret ever reached a workflow history or a log line.
+    const history = historyToJSON(await t.client.workflow.getHandle(adminWorkflowId(alice)).fetchHistory());
+    for (const secret of [SECRET, 'the-new-secret-value']) {
+      expect(history).not.toContain(secret);
+      expect(t.logLines.join('\n')).not.toContain(secret);
+    }
   });
 
   it('reports events deleted or edited in Outlook and repairs them, or only reports them when the policy is leave', async () => {
@@ -230,5 +238,28 @@ describe('Microsoft 365 over Graph', () => {
     expect(left.json.counts).toMatchObject({ updated: 0, created: 0 });
     expect((await t.call('GET', `/api/admins/${alice}/sync`)).json.drift).toEqual({ missing: 1, edited: 0, policy: 'leave' });
     expect(Object.keys(bySubject()).sort()).toEqual(['Due: SR 1', 'Due: SR 2']);
+  });
+
+  it('costs one request per exported event, and a run with nothing changed writes nothing and reads one page', async () => {
+    const { alice } = await setUp();
+    await addAdmin(alice, 'UTC');
+    const n = 40;
+    for (let i = 0; i < n; i++) {
+      await t.call('PUT', `/api/calendar-items/sysaid:sr:${i}:due?sync=later`, { adminId: alice, type: 'sr_due', title: `SR ${i}`, timing: { kind: 'deadline', atUtc: new Date(Date.UTC(2027, 0, 1 + i, 12)).toISOString() }, statusClass: 'open' });
+    }
+    await enable(alice);
+    await lastRun(alice);
+    const graphCalls = () => graph.requests.filter((r) => r.path.startsWith('/v1.0/'));
+    const initial = graphCalls();
+    const writes = initial.filter((r) => r.method !== 'GET');
+    expect(writes.map((r) => `${r.method} ${r.status}`)).toEqual(Array(n).fill('POST 201'));
+    // The drift check before the first run found nothing to page through.
+    expect(initial.filter((r) => r.method === 'GET')).toHaveLength(1);
+    expect(graph.requests.filter((r) => r.path.includes('/oauth2/')).length).toBe(1);
+    const before = graphCalls().length;
+    const steady = await t.call('POST', `/api/admins/${alice}/sync/run`);
+    expect(steady.json.counts).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: n });
+    const steadyCalls = graphCalls().slice(before);
+    expect(steadyCalls.map((r) => r.method)).toEqual(['GET']);
   });
 });
