@@ -35,7 +35,7 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
   const provider = await deps.provider(run.provider as ProviderName);
   const mailbox: Mailbox = { adminId: admin.id, email: admin.email, timeZone: admin.timeZone };
 
-  // Only what is still pending: changes finished by an earlier attempt of this activity are skipped.
+  // What is still pending; below, changes an earlier attempt already applied are skipped too.
   const changes = await db
     .select()
     .from(planChanges)
@@ -59,13 +59,14 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
   const links = new Map(linkRows.map((l) => [l.itemKey, l]));
   const counts: BatchCounts = { created: 0, updated: 0, deleted: 0, failed: 0 };
   let done = 0;
+  // An earlier attempt of this activity already applied these (its link carries this run's id).
+  const todo = changes.filter((c) => !appliedInRun(c, links.get(c.itemKey)));
 
   const applyOne = async (change: PlanChangeRow) => {
-    const ctx: ChangeContext = { db, provider, mailbox, runProvider: run.provider, installationId: integration.installationId, adminId: run.adminId };
+    const ctx: ChangeContext = { db, provider, mailbox, runProvider: run.provider, installationId: integration.installationId, adminId: run.adminId, runId: run.id };
     try {
       const outcome = await applyChange(ctx, change, links.get(change.itemKey));
       counts[outcome]++;
-      await markChange(db, change, 'done', null);
     } catch (err) {
       if (isProviderError(err) && err.kind === 'item-rejected') {
         await recordItemFailure(ctx, change, links.get(change.itemKey), err.message);
@@ -79,11 +80,21 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
   };
 
   try {
-    await runPool(changes, provider.mailboxConcurrency, applyOne, deps.signal);
+    await runPool(todo, provider.mailboxConcurrency, applyOne, deps.signal);
   } catch (err) {
     rethrowAsFailure(err);
   }
+  // One write for the whole batch: each change's own link write already made it durable.
+  await db
+    .update(planChanges)
+    .set({ state: 'done' })
+    .where(and(eq(planChanges.runId, input.runId), eq(planChanges.batchNo, input.batchNo), eq(planChanges.state, 'pending')));
   return counts;
+}
+
+function appliedInRun(change: PlanChangeRow, link: EventLinkRow | undefined): boolean {
+  if (!link || link.lastRunId !== change.runId) return false;
+  return change.op === 'delete' ? link.state === 'removed' : link.state === 'synced';
 }
 
 interface ChangeContext {
@@ -93,6 +104,7 @@ interface ChangeContext {
   runProvider: string;
   installationId: string;
   adminId: string;
+  runId: string;
 }
 
 async function applyChange(ctx: ChangeContext, change: PlanChangeRow, link: EventLinkRow | undefined): Promise<'created' | 'updated' | 'deleted'> {
@@ -143,8 +155,8 @@ async function writeSynced(ctx: ChangeContext, change: PlanChangeRow, ref: Remot
 async function writeLink(ctx: ChangeContext, itemKey: string, values: Partial<typeof eventLinks.$inferInsert>) {
   await ctx.db
     .insert(eventLinks)
-    .values({ adminId: ctx.adminId, provider: ctx.runProvider, itemKey, state: 'synced', ...values })
-    .onConflictDoUpdate({ target: [eventLinks.adminId, eventLinks.provider, eventLinks.itemKey], set: values });
+    .values({ adminId: ctx.adminId, provider: ctx.runProvider, itemKey, state: 'synced', ...values, lastRunId: ctx.runId })
+    .onConflictDoUpdate({ target: [eventLinks.adminId, eventLinks.provider, eventLinks.itemKey], set: { ...values, lastRunId: ctx.runId } });
 }
 
 /** The provider refused this one event: record why, keep going with the others. */
@@ -165,7 +177,7 @@ async function recordItemFailure(ctx: ChangeContext, change: PlanChangeRow, link
   await markChange(ctx.db, change, 'failed', message);
 }
 
-async function markChange(db: Db, change: PlanChangeRow, state: 'done' | 'failed', error: string | null) {
+async function markChange(db: Db, change: PlanChangeRow, state: 'failed', error: string | null) {
   await db
     .update(planChanges)
     .set({ state, error })

@@ -23,12 +23,13 @@ export interface Database {
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 
 /** `postgres://…` → PostgreSQL; `memory://` → in-memory PGlite; anything else is a PGlite data directory. */
-export async function openDatabase(target: { url?: string; dataDir?: string }): Promise<Database> {
-  if (target.url && /^postgres(ql)?:\/\//.test(target.url)) return openPostgres(target.url);
+export async function openDatabase(target: { url?: string; dataDir?: string; onQuery?: () => void }): Promise<Database> {
+  const logger = target.onQuery ? { logQuery: target.onQuery } : undefined;
+  if (target.url && /^postgres(ql)?:\/\//.test(target.url)) return openPostgres(target.url, logger);
   const dir = target.url === 'memory://' ? undefined : (target.dataDir ?? '.data') + '/pglite';
   if (dir) await mkdir(dir, { recursive: true });
   const client = dir ? await PGlite.create(dir) : await PGlite.create();
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const db = drizzlePglite(client, { schema, logger }) as unknown as Db;
   return {
     db,
     driver: 'pglite',
@@ -41,12 +42,12 @@ export async function openDatabase(target: { url?: string; dataDir?: string }): 
 // Several processes (API, workers) may start together: one migrates at a time under an advisory lock.
 const MIGRATION_LOCK = 715_202_611;
 
-async function openPostgres(url: string): Promise<Database> {
+async function openPostgres(url: string, logger?: { logQuery: () => void }): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it on next use.
   });
-  const db = drizzlePg(pool, { schema }) as unknown as Db;
+  const db = drizzlePg(pool, { schema, logger }) as unknown as Db;
   return {
     db,
     driver: 'postgres',

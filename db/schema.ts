@@ -97,6 +97,8 @@ export const eventLinks = pgTable(
     lastError: text('last_error'),
     /** The item's window instant when last exported: decides whether a missing item "fell out" of the window. */
     itemStartsAt: ts('item_starts_at'),
+    /** The sync run that last wrote this link: a retried batch skips the changes it already applied. */
+    lastRunId: uuid('last_run_id'),
     syncedAt: ts('synced_at'),
   },
   (t) => [primaryKey({ columns: [t.adminId, t.provider, t.itemKey] })],

@@ -7,9 +7,9 @@ export type DbKind = 'pglite' | 'postgres';
 export const defaultKind = (): DbKind => (process.env.DATABASE_URL ? 'postgres' : 'pglite');
 export const dbKinds: DbKind[] = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
 
-export async function openTestDatabase(kind: DbKind = defaultKind()): Promise<Database & { url: string | null }> {
+export async function openTestDatabase(kind: DbKind = defaultKind(), onQuery?: () => void): Promise<Database & { url: string | null }> {
   if (kind === 'pglite') {
-    const database = await openDatabase({ url: 'memory://' });
+    const database = await openDatabase({ url: 'memory://', onQuery });
     await database.migrate();
     return { ...database, url: null };
   }
@@ -22,7 +22,7 @@ export async function openTestDatabase(kind: DbKind = defaultKind()): Promise<Da
   await admin.end();
   const url = new URL(base);
   url.pathname = `/${name}`;
-  const database = await openDatabase({ url: url.toString() });
+  const database = await openDatabase({ url: url.toString(), onQuery });
   await database.migrate();
   return {
     ...database,

@@ -116,12 +116,16 @@ export function createGraphProvider({ settings, secrets }: GraphConfig): Calenda
     system: { networkClient },
   });
   const scope = `${settings.graphEndpoint}/.default`;
+  // msal caches tokens too, but asking it costs CPU on every request; keep the token until 5 minutes before expiry.
+  let token: { value: string; refreshAt: number } | null = null;
   const getAccessToken = async () => {
+    if (token && Date.now() < token.refreshAt) return token.value;
     if (!secrets.clientSecret) throw mapGraphError({ name: 'ClientConfigurationError', errorCode: 'missing_secret', errorMessage: 'No client secret is saved for the integration.' }, { host: authorityHost });
     lastNetworkError = null;
     try {
       const result = await msal.acquireTokenByClientCredential({ scopes: [scope] });
       if (!result?.accessToken) throw new Error('the token endpoint returned no access token');
+      token = { value: result.accessToken, refreshAt: (result.expiresOn?.getTime() ?? Date.now() + 3_600_000) - 5 * 60_000 };
       return result.accessToken;
     } catch (err) {
       const hidden = (err as { errorCode?: string }).errorCode === 'endpoints_resolution_error' && lastNetworkError;
@@ -203,7 +207,8 @@ export function createGraphProvider({ settings, secrets }: GraphConfig): Calenda
           .filter(`singleValueExtendedProperties/Any(ep: ep/id eq '${MARKER_PROPERTY_ID}')`)
           .expand(`singleValueExtendedProperties($filter=id eq '${MARKER_PROPERTY_ID}')`)
           .select('id,changeKey')
-          .top(100)
+          // Outlook's largest page: one request covers up to 1,000 events.
+          .top(1000)
           .get(),
       );
       for (;;) {

@@ -1,0 +1,266 @@
+// `npm run bench`: what one worker does against the Graph emulator (30 ms per request, 4 in flight per
+// mailbox), printed as a table and written as JSON to bench/results/. Options:
+//   --admins N --items N      initial-sync fleet (default 100 × 200)
+//   --large                   also 1,000 × 200 and 1,000 idle workflows over many cycles (RSS growth)
+//   --latency MS              emulator latency per request (default 30)
+//   --single N                items for the single-mailbox ceiling run (default 5,000)
+import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
+import { and, isNotNull, sql } from 'drizzle-orm';
+import { createProvider } from '../activities/providers';
+import { graphSettingsSchema } from '../activities/providers/graph/settings';
+import { saveItem } from '../activities/sources/builtin';
+import { renderEvent } from '../activities/sync/render';
+import type { CalendarItem } from '../activities/sync/types';
+import { runPool } from '../activities/apply';
+import { getIntegration } from '../db/repositories';
+import { admins, adminSettings, integration, syncRuns } from '../db/schema';
+import { createSealer } from '../db/seal';
+import { startGraphEmulator, type GraphEmulator } from '../test/fakes/graph';
+import { openTestDatabase } from '../test/helpers/db';
+import { createWorker, WORKFLOWS_PATH } from '../worker/createWorker';
+import { startDevServer } from '../worker/devServer';
+import { createFleet } from '../worker/fleet';
+import { installTemporalRuntime } from '../worker/logger';
+import { adminWorkflowId } from '../workflows/ids';
+
+const { values: args } = parseArgs({
+  options: {
+    admins: { type: 'string', default: '100' },
+    items: { type: 'string', default: '200' },
+    latency: { type: 'string', default: '30' },
+    single: { type: 'string', default: '5000' },
+    large: { type: 'boolean', default: false },
+  },
+});
+const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+const CLIENT = '5e3ce6c0-2b1f-4285-8d4b-75ee78787346';
+const SECRET = 'bench-secret-value';
+const say = (m: string) => console.error(`[bench] ${m}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+
+interface Row {
+  scenario: string;
+  metric: string;
+  value: number | string;
+  target?: string;
+}
+const rows: Row[] = [];
+const record = (scenario: string, metric: string, value: number | string, target?: string) => rows.push({ scenario, metric, value: typeof value === 'number' ? Math.round(value * 100) / 100 : value, target });
+
+let peakRss = 0;
+const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+
+async function main() {
+  const cli = process.env.TEMPORAL_CLI;
+  if (!cli) throw new Error('TEMPORAL_CLI is not set: run through `npm run bench`.');
+  installTemporalRuntime('warn');
+  let queries = 0;
+  const database = await openTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite', () => queries++);
+  const { db } = database;
+  say(`database: ${database.driver}; starting a Temporal dev server`);
+  const server = await startDevServer({ cliPath: cli, uiPort: null });
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
+  await mkdir(new URL('../.test-tmp/', import.meta.url), { recursive: true });
+  const bundlePath = new URL('../.test-tmp/bench-bundle.js', import.meta.url).pathname;
+  await writeFile(bundlePath, code);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: 'default' });
+  const native = await NativeConnection.connect({ address: server.address });
+  const sealer = createSealer(randomBytes(32));
+  const latency = Number(args.latency);
+
+  async function fleetRun(name: string, nAdmins: number, nItems: number, intervalMs = 60 * 60_000) {
+    const taskQueue = `bench-${name}-${randomBytes(3).toString('hex')}`;
+    const ids = Array.from({ length: nAdmins }, (_, i) => `${name}-${i}`);
+    const graph = await startGraphEmulator({ tenants: { [TENANT]: { [CLIENT]: { secret: SECRET } } }, mailboxes: ids.map((id) => `${id}@bench.test`) });
+    graph.setLatency(latency);
+    const settings = graphSettingsSchema.parse({ tenantId: TENANT, clientId: CLIENT, syncUserEmail: `${ids[0]}@bench.test`, graphEndpoint: graph.baseUrl, authorityHost: graph.baseUrl, caCertificate: graph.ca });
+    await getIntegration(db);
+    await db.update(integration).set({ protocol: 'microsoft365', settings, secrets: sealer.seal({ clientSecret: SECRET }), enabled: true, version: sql`${integration.version} + 1` });
+    for (const id of ids) {
+      await db.insert(admins).values({ id, displayName: id, email: `${id}@bench.test`, timeZone: 'Europe/Berlin' });
+      await db.insert(adminSettings).values({ adminId: id, syncEnabled: true, itemTypes: ['sr_due'], daysBack: 30, daysForward: 400 });
+      for (let j = 0; j < nItems; j++) await saveItem(db, benchItem(id, j, 'v1'));
+    }
+    const fleet = createFleet({ client, db, taskQueue, intervalMs, namespace: 'default', callTimeoutMs: 60_000 });
+    const worker = await createWorker({ connection: native, namespace: 'default', taskQueue, workflowBundlePath: bundlePath, deps: { db, sealer, policy: { holdMin: 25, holdRatio: 0.5 }, batchSize: Number(process.env.BENCH_BATCH ?? 50), fleet } });
+    const running = worker.run();
+    const finishedRuns = async () => Number((await db.select({ n: sql<number>`count(*)::int` }).from(syncRuns).where(and(isNotNull(syncRuns.finishedAt), sql`${syncRuns.adminId} like ${name + '-%'}`)))[0]!.n);
+    const waitRuns = async (n: number, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while ((await finishedRuns()) < n) {
+        if (Date.now() > deadline) throw new Error(`${name}: only ${await finishedRuns()} of ${n} runs finished in time`);
+        await sleep(100);
+      }
+    };
+    return { ids, graph, fleet, worker, running, waitRuns, finishedRuns };
+  }
+
+  // 1. Initial sync, then 2. steady state, then 3. incremental, on the same fleet.
+  const nAdmins = Number(args.admins);
+  const nItems = Number(args.items);
+  say(`seeding ${nAdmins} admins × ${nItems} items`);
+  const f = await fleetRun('fleet', nAdmins, nItems);
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  peakRss = 0;
+  await Promise.all(f.ids.map((id) => f.fleet.ensureStarted(id)));
+  await f.waitRuns(nAdmins, 20 * 60_000);
+  const initialMs = Date.now() - t0;
+  const events = nAdmins * nItems;
+  const graphRequests = () => f.graph.requests.filter((r) => r.path.startsWith('/v1.0/'));
+  const initialRequests = graphRequests().length;
+  const hist = async (id: string) => (await client.workflow.getHandle(adminWorkflowId(id)).fetchHistory()).events?.length ?? 0;
+  const histories = await Promise.all(f.ids.slice(0, 5).map(hist));
+  record('initial', 'admins × items', `${nAdmins} × ${nItems}`);
+  record('initial', 'wall time s', initialMs / 1000);
+  record('initial', 'events/s', events / (initialMs / 1000));
+  record('initial', 'provider requests per event', initialRequests / events);
+  record('initial', 'history events per admin', Math.max(...histories));
+  record('initial', 'worker peak RSS MiB', peakRss / 2 ** 20);
+  record('initial', 'CPU s', (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6);
+
+  // 2. Steady state: every admin syncs once more with nothing changed.
+  const before = graphRequests().length;
+  const q0 = queries;
+  const h0 = await Promise.all(f.ids.slice(0, 5).map(hist));
+  const cpu1 = process.cpuUsage();
+  await Promise.all(f.ids.map((id) => f.fleet.signal(id, 'syncNow')));
+  await f.waitRuns(nAdmins * 2, 10 * 60_000);
+  const steady = graphRequests().slice(before);
+  const h1 = await Promise.all(f.ids.slice(0, 5).map(hist));
+  const cpuSteady = process.cpuUsage(cpu1);
+  record('steady', 'provider writes', steady.filter((r) => r.method !== 'GET').length, '0');
+  record('steady', 'provider reads per admin', steady.filter((r) => r.method === 'GET').length / nAdmins, '≤ 1 batch');
+  record('steady', 'DB queries per admin per cycle', (queries - q0) / nAdmins);
+  record('steady', 'history events per admin per cycle', Math.max(...h1.map((h, i) => h - h0[i]!)));
+  record('steady', 'CPU ms per admin per cycle', (cpuSteady.user + cpuSteady.system) / 1000 / nAdmins);
+
+  // 3. Incremental: 1 % of the items change; latency from the push to the event being updated in the mailbox.
+  const changes = Math.max(1, Math.round(events / 100));
+  const latencies: number[] = [];
+  for (let c = 0; c < changes; c++) {
+    const id = f.ids[c % nAdmins]!;
+    const j = Math.floor(c / nAdmins) % nItems;
+    const pushedAt = Date.now();
+    await saveItem(db, benchItem(id, j, `v2-${c}`));
+    await f.fleet.signal(id, 'syncNow');
+    const want = `Due: SR ${j} v2-${c}`;
+    while (!f.graph.events(`${id}@bench.test`).some((e) => e.props.subject === want)) await sleep(10);
+    latencies.push(Date.now() - pushedAt);
+  }
+  record('incremental', 'changes (1 %)', changes);
+  record('incremental', 'latency p50 ms (sync now)', pct(latencies, 50));
+  record('incremental', 'latency p95 ms (sync now)', pct(latencies, 95));
+  f.worker.shutdown();
+  await f.running;
+
+  // 3b. The periodic interval: the same change picked up by the timer alone.
+  const intervalMs = 5_000;
+  const p = await fleetRun('periodic', 4, 20, intervalMs);
+  await Promise.all(p.ids.map((id) => p.fleet.ensureStarted(id)));
+  await p.waitRuns(4, 120_000);
+  const periodic: number[] = [];
+  for (let c = 0; c < 8; c++) {
+    const id = p.ids[c % 4]!;
+    const pushedAt = Date.now();
+    await saveItem(db, benchItem(id, c, `p-${c}`));
+    while (!p.graph.events(`${id}@bench.test`).some((e) => e.props.subject === `Due: SR ${c} p-${c}`)) await sleep(20);
+    periodic.push(Date.now() - pushedAt);
+  }
+  record('incremental', `latency p50 ms (interval ${intervalMs / 1000} s)`, pct(periodic, 50));
+  record('incremental', `latency p95 ms (interval ${intervalMs / 1000} s)`, pct(periodic, 95));
+  p.worker.shutdown();
+  await p.running;
+
+  // 4. Baseline: the same provider work as the initial sync, in a plain loop with no Temporal.
+  const baseGraph = await startGraphEmulator({ tenants: { [TENANT]: { [CLIENT]: { secret: SECRET } } }, mailboxes: f.ids.map((id) => `${id}@bench.test`) });
+  baseGraph.setLatency(latency);
+  const provider = createProvider({ protocol: 'microsoft365', settings: graphSettingsSchema.parse({ tenantId: TENANT, clientId: CLIENT, syncUserEmail: `${f.ids[0]}@bench.test`, graphEndpoint: baseGraph.baseUrl, authorityHost: baseGraph.baseUrl, caCertificate: baseGraph.ca }), secrets: { clientSecret: SECRET } }, { db });
+  const b0 = Date.now();
+  await Promise.all(
+    f.ids.map((id) => {
+      const mailbox = { adminId: id, email: `${id}@bench.test`, timeZone: 'Europe/Berlin' };
+      return runPool(Array.from({ length: nItems }, (_, j) => j), 4, async (j) => {
+        await provider.create(mailbox, { marker: `bench/${id}/${j}`, generation: 1 }, renderEvent(benchItem(id, j, 'v1'), { timeZone: 'Europe/Berlin', markPrivate: false, busyOnly: false }));
+      });
+    }),
+  );
+  const baselineMs = Date.now() - b0;
+  record('baseline', 'plain loop wall time s', baselineMs / 1000);
+  record('baseline', 'ours ÷ baseline', initialMs / baselineMs, '≤ 1.5');
+  await baseGraph.close();
+
+  // 5. The ceiling: one mailbox, 4 in flight, `latency` ms each.
+  const nSingle = Number(args.single);
+  const s = await fleetRun('single', 1, nSingle);
+  const s0 = Date.now();
+  await s.fleet.ensureStarted(s.ids[0]!);
+  await s.waitRuns(1, 20 * 60_000);
+  const singleMs = Date.now() - s0;
+  const ceiling = 4 * (1000 / latency);
+  const rate = s.graph.requests.filter((r) => r.method === 'POST').length / (singleMs / 1000);
+  record('single mailbox', 'items', nSingle);
+  record('single mailbox', 'requests/s', rate);
+  record('single mailbox', 'share of the 4-in-flight ceiling', `${Math.round((rate / ceiling) * 100)} % of ${Math.round(ceiling)}/s`, '≥ 70 %');
+  // The same mailbox work in a plain loop: what this machine and emulator allow at all.
+  const sg = await startGraphEmulator({ tenants: { [TENANT]: { [CLIENT]: { secret: SECRET } } }, mailboxes: ['plain@bench.test'] });
+  sg.setLatency(latency);
+  const plain = createProvider({ protocol: 'microsoft365', settings: graphSettingsSchema.parse({ tenantId: TENANT, clientId: CLIENT, syncUserEmail: 'plain@bench.test', graphEndpoint: sg.baseUrl, authorityHost: sg.baseUrl, caCertificate: sg.ca }), secrets: { clientSecret: SECRET } }, { db });
+  const mailbox = { adminId: 'plain', email: 'plain@bench.test', timeZone: 'Europe/Berlin' };
+  const sp0 = Date.now();
+  await runPool(Array.from({ length: nSingle }, (_, j) => j), 4, async (j) => {
+    await plain.create(mailbox, { marker: `bench/plain/${j}`, generation: 1 }, renderEvent(benchItem('plain', j, 'v1'), { timeZone: 'Europe/Berlin', markPrivate: false, busyOnly: false }));
+  });
+  record('single mailbox', 'plain-loop requests/s (same machine)', nSingle / ((Date.now() - sp0) / 1000));
+  await sg.close();
+  s.worker.shutdown();
+  await s.running;
+
+  if (args.large) say('--large is not implemented in this version of the benchmark');
+
+  console.log(table(rows));
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  const file = new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
+  await writeFile(file, JSON.stringify({ at: new Date().toISOString(), db: database.driver, latencyMs: latency, rows }, null, 2));
+  say(`results written to ${file.pathname}`);
+  for (const g of [f.graph, p.graph, s.graph]) await g.close();
+  await native.close();
+  await connection.close();
+  await server.stop();
+  await database.close();
+  clearInterval(rssTimer);
+}
+
+function benchItem(adminId: string, j: number, version: string): CalendarItem {
+  return {
+    key: `sysaid:sr:${j}:due`,
+    type: 'sr_due',
+    adminId,
+    title: version === 'v1' ? `SR ${j}` : `SR ${j} ${version}`,
+    body: `Service record ${j}`,
+    url: `https://helpdesk.example/sr/${j}`,
+    timing: { kind: 'deadline', atUtc: new Date(Date.UTC(2027, 0, 1) + j * 3_600_000).toISOString() },
+    statusClass: 'open',
+    parent: null,
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+function table(data: Row[]): string {
+  const head = ['scenario', 'metric', 'value', 'target'];
+  const cells = data.map((r) => [r.scenario, r.metric, String(r.value), r.target ?? '']);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}
+
+main().catch((err) => {
+  console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});

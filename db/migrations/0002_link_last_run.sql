@@ -1,0 +1,1 @@
+ALTER TABLE "event_links" ADD COLUMN "last_run_id" uuid;
