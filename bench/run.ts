@@ -1,9 +1,12 @@
 // `npm run bench`: what one worker does against the Graph emulator (30 ms per request, 4 in flight per
 // mailbox), printed as a table and written as JSON to bench/results/. Options:
 //   --admins N --items N      initial-sync fleet (default 100 × 200)
-//   --large                   also 1,000 × 200 and 1,000 idle workflows over many cycles (RSS growth)
+//   --large                   1,000 idle admin workflows (instead of 100) for the memory-per-cycle check;
+//                             pass --admins 1000 for the larger initial sync
 //   --latency MS              emulator latency per request (default 30)
 //   --single N                items for the single-mailbox ceiling run (default 5,000)
+//   --idle N --cycles N       idle admin workflows and cycles for the memory check (default 100 × 6)
+//   --out FILE                write the JSON there instead of bench/results/<time>.json
 import { mkdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -12,7 +15,7 @@ import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
 import { and, isNotNull, sql } from 'drizzle-orm';
 import { createProvider } from '../activities/providers';
 import { graphSettingsSchema } from '../activities/providers/graph/settings';
-import { saveItem } from '../activities/sources/builtin';
+import { saveItem, saveItems } from '../activities/sources/builtin';
 import { renderEvent } from '../activities/sync/render';
 import type { CalendarItem } from '../activities/sync/types';
 import { runPool } from '../activities/apply';
@@ -33,6 +36,9 @@ const { values: args } = parseArgs({
     items: { type: 'string', default: '200' },
     latency: { type: 'string', default: '30' },
     single: { type: 'string', default: '5000' },
+    idle: { type: 'string' },
+    cycles: { type: 'string', default: '6' },
+    out: { type: 'string' },
     large: { type: 'boolean', default: false },
   },
 });
@@ -82,11 +88,9 @@ async function main() {
     const settings = graphSettingsSchema.parse({ tenantId: TENANT, clientId: CLIENT, syncUserEmail: `${ids[0]}@bench.test`, graphEndpoint: graph.baseUrl, authorityHost: graph.baseUrl, caCertificate: graph.ca });
     await getIntegration(db);
     await db.update(integration).set({ protocol: 'microsoft365', settings, secrets: sealer.seal({ clientSecret: SECRET }), enabled: true, version: sql`${integration.version} + 1` });
-    for (const id of ids) {
-      await db.insert(admins).values({ id, displayName: id, email: `${id}@bench.test`, timeZone: 'Europe/Berlin' });
-      await db.insert(adminSettings).values({ adminId: id, syncEnabled: true, itemTypes: ['sr_due'], daysBack: 30, daysForward: 400 });
-      for (let j = 0; j < nItems; j++) await saveItem(db, benchItem(id, j, 'v1'));
-    }
+    await db.insert(admins).values(ids.map((id) => ({ id, displayName: id, email: `${id}@bench.test`, timeZone: 'Europe/Berlin' })));
+    await db.insert(adminSettings).values(ids.map((id) => ({ adminId: id, syncEnabled: true, itemTypes: ['sr_due'], daysBack: 30, daysForward: 400 })));
+    await saveItems(db, ids.flatMap((id) => Array.from({ length: nItems }, (_, j) => benchItem(id, j, 'v1'))));
     const fleet = createFleet({ client, db, taskQueue, intervalMs, namespace: 'default', callTimeoutMs: 60_000 });
     const worker = await createWorker({ connection: native, namespace: 'default', taskQueue, workflowBundlePath: bundlePath, deps: { db, sealer, policy: { holdMin: 25, holdRatio: 0.5 }, batchSize: Number(process.env.BENCH_BATCH ?? 50), fleet } });
     const running = worker.run();
@@ -222,14 +226,30 @@ async function main() {
   s.worker.shutdown();
   await s.running;
 
-  if (args.large) say('--large is not implemented in this version of the benchmark');
+  // 6. Idle fleet over many cycles: worker memory must not grow per cycle.
+  const nIdle = Number(args.idle ?? (args.large ? 1000 : 100));
+  const cycles = Math.max(2, Number(args.cycles));
+  const idleIntervalMs = args.large ? 20_000 : 4_000;
+  const idle = await fleetRun('idle', nIdle, 1, idleIntervalMs);
+  await Promise.all(idle.ids.map((id) => idle.fleet.ensureStarted(id)));
+  const rss: number[] = [];
+  for (let c = 1; c <= cycles; c++) {
+    await idle.waitRuns(nIdle * c, 10 * 60_000);
+    (globalThis as { gc?: () => void }).gc?.();
+    rss.push(process.memoryUsage().rss / 2 ** 20);
+  }
+  record('idle fleet', 'admins × cycles', `${nIdle} × ${cycles} (every ${idleIntervalMs / 1000} s)`);
+  record('idle fleet', 'RSS after cycle 1 / last, MiB', `${Math.round(rss[0]!)} / ${Math.round(rss.at(-1)!)}`);
+  record('idle fleet', 'RSS growth per cycle after the first, MiB', (rss.at(-1)! - rss[1]!) / Math.max(1, cycles - 2), '≈ 0');
+  idle.worker.shutdown();
+  await idle.running;
 
   console.log(table(rows));
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-  const file = new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
+  const file = args.out ?? new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url).pathname;
   await writeFile(file, JSON.stringify({ at: new Date().toISOString(), db: database.driver, latencyMs: latency, rows }, null, 2));
-  say(`results written to ${file.pathname}`);
-  for (const g of [f.graph, p.graph, s.graph]) await g.close();
+  say(`results written to ${file}`);
+  for (const g of [f.graph, p.graph, s.graph, idle.graph]) await g.close();
   await native.close();
   await connection.close();
   await server.stop();

@@ -1,5 +1,5 @@
 // The built-in source: items pushed through the API into `calendar_items` (soft-deleted with deleted_at).
-import { and, eq, gte, inArray, isNull, lt } from 'drizzle-orm';
+import { and, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { calendarItems, type CalendarItemRow } from '../../db/schema';
 import { windowInstant } from '../sync/time';
@@ -51,7 +51,27 @@ export function createBuiltinSource(db: Db): ItemSource {
 
 /** Upserts an item into the built-in source (a re-push of a deleted key brings it back). */
 export async function saveItem(db: Db, item: CalendarItem): Promise<void> {
-  const values = {
+  await saveItems(db, [item]);
+}
+
+/** Upserts many items, 500 rows per statement. */
+export async function saveItems(db: Db, items: CalendarItem[]): Promise<void> {
+  const rows = items.map(itemRow);
+  for (let i = 0; i < rows.length; i += 500) {
+    await db
+      .insert(calendarItems)
+      .values(rows.slice(i, i + 500))
+      .onConflictDoUpdate({
+        target: [calendarItems.adminId, calendarItems.key],
+        set: Object.fromEntries(UPDATED_COLUMNS.map((c) => [c, sql.raw(`excluded.${calendarItems[c].name}`)])),
+      });
+  }
+}
+
+const UPDATED_COLUMNS = ['type', 'timing', 'startsAt', 'title', 'body', 'url', 'statusClass', 'parent', 'updatedAt', 'deletedAt'] as const;
+
+function itemRow(item: CalendarItem) {
+  return {
     key: item.key,
     adminId: item.adminId,
     type: item.type,
@@ -65,7 +85,6 @@ export async function saveItem(db: Db, item: CalendarItem): Promise<void> {
     updatedAt: new Date(item.updatedAt),
     deletedAt: null,
   };
-  await db.insert(calendarItems).values(values).onConflictDoUpdate({ target: [calendarItems.adminId, calendarItems.key], set: values });
 }
 
 /** Soft-deletes an item; answers whether it existed. */
