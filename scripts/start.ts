@@ -75,7 +75,8 @@ async function main() {
   });
   const running = worker.run();
   stops.push(async () => {
-    worker.shutdown();
+    // The SDK also reacts to SIGINT/SIGTERM and may already be draining.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
     await connection.close();
   });
