@@ -95,6 +95,8 @@ describe('npm start (embedded default)', () => {
 
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
+    expect(first.output()).toContain('[calendar-sync] stopped.');
+    expect(first.output()).not.toContain('while stopping');
     expect(await portOpen(temporalPort)).toBe(false);
     expect(await portOpen(port)).toBe(false);
 
