@@ -8,10 +8,9 @@ import { ensureBootstrapToken } from '../api/auth';
 import { feedUrl } from '../api/feedToken';
 import { admins, adminSettings } from '../db/schema';
 import { ConfigError, loadConfig, publicUrl } from '../worker/config';
-import { createWorker } from '../worker/createWorker';
 import { startDevServer } from '../worker/devServer';
 import { createLogger, installTemporalRuntime } from '../worker/logger';
-import { fleetFromConfig, guardPolicy, loadSealer, openRuntimeDatabase } from '../worker/runtime';
+import { fleetFromConfig, loadSealer, openRuntimeDatabase, workerFromConfig } from '../worker/runtime';
 import { ensureReconcileSchedule } from '../worker/schedule';
 import { connectClient, connectNative } from '../worker/temporal';
 import { seedDemo } from './demo';
@@ -67,12 +66,7 @@ async function main() {
 
   say('bundling workflows and starting the worker');
   const { connection } = await connectNative(target);
-  const worker = await createWorker({
-    connection,
-    namespace,
-    taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
-    deps: { db: database.db, sealer, policy: guardPolicy(config), batchSize: config.CALENDAR_SYNC_BATCH_SIZE, fleet },
-  });
+  const worker = await workerFromConfig(config, { connection, namespace, db: database.db, sealer, fleet });
   const running = worker.run();
   stops.push(async () => {
     // The SDK also reacts to SIGINT/SIGTERM and may already be draining.

@@ -2,10 +2,9 @@
 // Run as many as you like on the same task queue; each also keeps the reconcile schedule in place.
 import { ConfigError, loadConfig } from './config';
 import { createLogger, installTemporalRuntime } from './logger';
-import { fleetFromConfig, guardPolicy, loadSealer, openRuntimeDatabase } from './runtime';
+import { fleetFromConfig, loadSealer, openRuntimeDatabase, workerFromConfig } from './runtime';
 import { ensureReconcileSchedule } from './schedule';
 import { connectClient, connectNative } from './temporal';
-import { createWorker } from './createWorker';
 
 async function main() {
   const config = loadConfig();
@@ -16,12 +15,7 @@ async function main() {
   const { client, namespace } = await connectClient(target);
   const fleet = fleetFromConfig(config, { client, db: database.db, namespace, logger });
   const { connection } = await connectNative(target);
-  const worker = await createWorker({
-    connection,
-    namespace,
-    taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
-    deps: { db: database.db, sealer, policy: guardPolicy(config), batchSize: config.CALENDAR_SYNC_BATCH_SIZE, fleet },
-  });
+  const worker = await workerFromConfig(config, { connection, namespace, db: database.db, sealer, fleet });
   await ensureReconcileSchedule(client, config.CALENDAR_SYNC_TASK_QUEUE, config.CALENDAR_SYNC_RECONCILE_SECONDS);
   logger.info({ taskQueue: config.CALENDAR_SYNC_TASK_QUEUE, namespace, db: database.driver }, 'worker started');
   await worker.run();

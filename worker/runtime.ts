@@ -6,7 +6,9 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { GuardPolicy } from '../activities/sync/diff';
 import type { Db } from '../db/client';
-import { createFleet } from './fleet';
+import type { NativeConnection } from '@temporalio/worker';
+import { createWorker } from './createWorker';
+import { createFleet, type SyncFleet } from './fleet';
 
 /**
  * The embedded default uses PGlite in the data dir; the separate worker and API processes need a shared
@@ -44,5 +46,15 @@ export function fleetFromConfig(config: Config, parts: { client: Client; db: Db;
     namespace: parts.namespace,
     temporalUiUrl: parts.temporalUiUrl ?? config.TEMPORAL_UI_URL,
     logger: parts.logger,
+  });
+}
+
+/** A process's worker on the configured task queue, with the activities' dependencies from the configuration. */
+export async function workerFromConfig(config: Config, parts: { connection: NativeConnection; namespace: string; db: Db; sealer: Sealer; fleet: SyncFleet }) {
+  return createWorker({
+    connection: parts.connection,
+    namespace: parts.namespace,
+    taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
+    deps: { db: parts.db, sealer: parts.sealer, policy: guardPolicy(config), batchSize: config.CALENDAR_SYNC_BATCH_SIZE, fleet: parts.fleet },
   });
 }
