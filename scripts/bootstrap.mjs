@@ -144,7 +144,18 @@ async function main() {
     const tsc = await run(bin('tsc'), ['--noEmit', '-p', '.'], env);
     if (tsc !== 0) fail('type-checking failed (see above).');
     say('running the test suite (vitest run)');
-    process.exit(await run(bin('vitest'), ['run', ...rest], env));
+    const summary = path.join(ROOT, '.test-tmp', 'vitest-summary.json');
+    mkdirSync(path.dirname(summary), { recursive: true });
+    const code = await run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${summary}`, ...rest], env);
+    // One plain closing line with the counts, whatever reporter the terminal shows.
+    try {
+      const r = JSON.parse(readFileSync(summary, 'utf8'));
+      const skipped = r.numPendingTests + r.numTodoTests;
+      console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+    } catch {
+      say('no test summary was written (see the output above).');
+    }
+    process.exit(code);
   }
   say(`starting ${ENTRY[command][0]}`);
   // The benchmark samples memory after a forced collection, so per-cycle growth is not hidden by garbage.
