@@ -129,13 +129,13 @@ async function applyChange(ctx: ChangeContext, change: PlanChangeRow, link: Even
     // Deleted in the calendar by someone else: re-create under a fresh generation (Google keeps old ids reserved).
     const generation = link.generation + 1;
     const created = await provider.create(mailbox, { marker, generation }, event);
-    await writeSynced(ctx, change, created, generation);
+    await writeSynced(ctx, change, created, created.generation ?? generation);
     return 'updated';
   }
   // Create (or an update whose earlier create never succeeded). A re-create after removal needs a new generation.
   const generation = !link ? 1 : link.state === 'removed' ? link.generation + 1 : link.generation;
   const created = await provider.create(mailbox, { marker, generation }, event);
-  await writeSynced(ctx, change, created, generation);
+  await writeSynced(ctx, change, created, created.generation ?? generation);
   return 'created';
 }
 

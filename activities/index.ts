@@ -7,7 +7,7 @@ import type { Sealer } from '../db/seal';
 import type { SyncFleet } from '../worker/fleet';
 import { applyBatch, finishRun, type ApplyBatchInput, type FinishRunInput } from './apply';
 import { planSync, releaseHeldDeletes, type PlanDeps, type PlanSyncInput } from './plan';
-import { createProvider as defaultProviderFactory, ProtocolUnavailableError, type ProviderConfig } from './providers';
+import { createProvider as defaultProviderFactory, ProtocolUnavailableError, type ProviderConfig, type ProviderDeps } from './providers';
 import type { CalendarProvider } from './providers/types';
 import { createBuiltinSource } from './sources/builtin';
 import type { ItemSource } from './sources/types';
@@ -21,7 +21,7 @@ export interface ActivityDeps {
   policy: GuardPolicy;
   batchSize: number;
   source?: ItemSource;
-  providerFactory?: (config: ProviderConfig, deps: { db: Db }) => CalendarProvider;
+  providerFactory?: (config: ProviderConfig, deps: ProviderDeps) => CalendarProvider;
   /** Needed only by the reconcile activity. */
   fleet?: SyncFleet;
 }
@@ -41,7 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     }
     if (cached?.version === integration.version) return cached.provider;
     try {
-      const provider = factory({ protocol, settings: integration.settings, secrets: integrationSecrets(integration, deps.sealer) }, { db: deps.db });
+      const provider = factory({ protocol, settings: integration.settings, secrets: integrationSecrets(integration, deps.sealer) }, { db: deps.db, installationId: integration.installationId });
       cached = { version: integration.version, provider };
       return provider;
     } catch (err) {

@@ -185,7 +185,7 @@ async function main() {
   // 4. Baseline: the same provider work as the initial sync, in a plain loop with no Temporal.
   const baseGraph = await startGraphEmulator({ tenants: { [TENANT]: { [CLIENT]: { secret: SECRET } } }, mailboxes: f.ids.map((id) => `${id}@bench.test`) });
   baseGraph.setLatency(latency);
-  const provider = createProvider({ protocol: 'microsoft365', settings: graphSettingsSchema.parse({ tenantId: TENANT, clientId: CLIENT, syncUserEmail: `${f.ids[0]}@bench.test`, graphEndpoint: baseGraph.baseUrl, authorityHost: baseGraph.baseUrl, caCertificate: baseGraph.ca }), secrets: { clientSecret: SECRET } }, { db });
+  const provider = createProvider({ protocol: 'microsoft365', settings: graphSettingsSchema.parse({ tenantId: TENANT, clientId: CLIENT, syncUserEmail: `${f.ids[0]}@bench.test`, graphEndpoint: baseGraph.baseUrl, authorityHost: baseGraph.baseUrl, caCertificate: baseGraph.ca }), secrets: { clientSecret: SECRET } }, { db, installationId: 'bench' });
   const b0 = Date.now();
   await Promise.all(
     f.ids.map((id) => {
@@ -215,7 +215,7 @@ async function main() {
   // The same mailbox work in a plain loop: what this machine and emulator allow at all.
   const sg = await startGraphEmulator({ tenants: { [TENANT]: { [CLIENT]: { secret: SECRET } } }, mailboxes: ['plain@bench.test'] });
   sg.setLatency(latency);
-  const plain = createProvider({ protocol: 'microsoft365', settings: graphSettingsSchema.parse({ tenantId: TENANT, clientId: CLIENT, syncUserEmail: 'plain@bench.test', graphEndpoint: sg.baseUrl, authorityHost: sg.baseUrl, caCertificate: sg.ca }), secrets: { clientSecret: SECRET } }, { db });
+  const plain = createProvider({ protocol: 'microsoft365', settings: graphSettingsSchema.parse({ tenantId: TENANT, clientId: CLIENT, syncUserEmail: 'plain@bench.test', graphEndpoint: sg.baseUrl, authorityHost: sg.baseUrl, caCertificate: sg.ca }), secrets: { clientSecret: SECRET } }, { db, installationId: 'bench' });
   const mailbox = { adminId: 'plain', email: 'plain@bench.test', timeZone: 'Europe/Berlin' };
   const sp0 = Date.now();
   await runPool(Array.from({ length: nSingle }, (_, j) => j), 4, async (j) => {

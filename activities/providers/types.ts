@@ -17,6 +17,8 @@ export interface Mailbox {
 export interface RemoteRef {
   remoteId: string;
   remoteVersion: string | null;
+  /** Set by create when it had to use a later generation than asked (Google: ids of deleted events stay reserved). */
+  generation?: number;
 }
 
 export interface ManagedEvent extends RemoteRef {

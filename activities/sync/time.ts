@@ -68,3 +68,20 @@ export function inWindow(instantUtc: string, window: SyncWindow): boolean {
   const t = Date.parse(instantUtc);
   return t >= Date.parse(window.startUtc) && t < Date.parse(window.endUtc);
 }
+
+/** The wall-clock time of an instant in a zone, zone-less: `2027-03-28T03:30:00`. */
+export function localDateTime(instantUtc: string, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(instantUtc));
+  const get = (t: string) => parts.find((p) => p.type === t)!.value;
+  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
+}
+
+/** The same wall-clock time with the zone's UTC offset at that instant (RFC 3339): `2027-03-28T03:30:00+02:00`. */
+export function localDateTimeWithOffset(instantUtc: string, timeZone: string): string {
+  const local = localDateTime(instantUtc, timeZone);
+  const wholeSeconds = Math.floor(Date.parse(instantUtc) / 1000) * 1000;
+  const offsetMin = Math.round((Date.parse(`${local}Z`) - wholeSeconds) / 60_000);
+  const sign = offsetMin < 0 ? '-' : '+';
+  const abs = Math.abs(offsetMin);
+  return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}

@@ -80,6 +80,10 @@ function validateForm(input: z.infer<typeof IntegrationInput>, savedSecrets: Rec
     if (v === null) delete secrets[k];
     else secrets[k] = v;
   }
+  // Secrets saved for another protocol are not this one's (switching protocols starts from a clean form).
+  for (const k of Object.keys(secrets)) if (!form.secrets.includes(k)) delete secrets[k];
+  const problems = form.checkSecrets?.(settings.data, secrets) ?? [];
+  if (problems.length) throw unprocessable(`The ${protocol} credentials are not usable: ${problems.map((p) => p.message).join('; ')}.`, problems);
   return { protocol: protocol as ProviderName, settings: settings.data, secrets };
 }
 
@@ -150,7 +154,7 @@ export function integrationRoutes() {
         integrationSecrets(current, sealer),
       );
       try {
-        const provider = createProvider(form, { db });
+        const provider = createProvider(form, { db, installationId: current.installationId });
         const email = typeof form.settings.syncUserEmail === 'string' ? form.settings.syncUserEmail : '';
         const checks = await provider.testConnection({ adminId: 'sync-user', email, timeZone: 'UTC' });
         return c.json({ ok: checks.every((k) => k.ok), checks }, 200);

@@ -2,14 +2,13 @@
 // real Temporal dev server, configured through the API.
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProvider } from '../../activities/providers';
 import { MARKER_PROPERTY_ID } from '../../activities/providers/graph';
-import type { CalendarProvider } from '../../activities/providers/types';
 import { getIntegration } from '../../db/repositories';
 import { adminWorkflowId } from '../../workflows/ids';
 import { startGraphEmulator, type GraphEmulator } from '../fakes/graph';
 import { createTestApp, type TestApp } from '../helpers/app';
 import type { HarnessOptions } from '../helpers/harness';
+import { adminSteps, crashAfterCreate } from '../helpers/providers';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLIENT = '5e3ce6c0-2b1f-4285-8d4b-75ee78787346';
@@ -35,16 +34,10 @@ async function setUp(opts: HarnessOptions & { mailboxes?: string[] } = {}) {
   return { alice, bob, settings };
 }
 
-async function addAdmin(id: string, timeZone: string, email = `${id}@contoso.test`) {
-  expect((await t.call('PUT', `/api/admins/${id}`, { displayName: id, email, timeZone })).status).toBe(200);
-}
+const steps = adminSteps(() => t);
+const addAdmin = (id: string, timeZone: string, email = `${id}@contoso.test`) => steps.addAdmin(id, timeZone, email);
+const { enable, lastRun } = steps;
 
-const enable = (id: string) => t.call('PUT', `/api/admins/${id}/calendar-settings`, { syncEnabled: true, daysBack: 60 });
-const lastRun = (id: string) =>
-  t.eventually(async () => {
-    const s = (await t.call('GET', `/api/admins/${id}/sync`)).json;
-    return s.lastRun?.finishedAt ? s : null;
-  }, 60_000, `a finished run for ${id}`);
 
 describe('Microsoft 365 over Graph', () => {
   it('tests the connection on unsaved values and explains a wrong secret, then validates the form', async () => {
@@ -115,18 +108,7 @@ describe('Microsoft 365 over Graph', () => {
   });
 
   it('a worker that dies after Graph created an event but before the link was written leaves one event', async () => {
-    let failAfterCreate = 3;
-    const providerFactory: HarnessOptions['providerFactory'] = (cfg, deps) => {
-      const real = createProvider(cfg, deps);
-      return {
-        ...real,
-        async create(...args: Parameters<CalendarProvider['create']>) {
-          const ref = await real.create(...args);
-          if (--failAfterCreate === 0) throw new Error('worker lost before recording the link');
-          return ref;
-        },
-      } as CalendarProvider;
-    };
+    const providerFactory = crashAfterCreate(3);
     const { alice } = await setUp({ providerFactory });
     await addAdmin(alice, 'Europe/Berlin');
     for (let i = 0; i < 6; i++) {

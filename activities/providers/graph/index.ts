@@ -4,10 +4,11 @@ import { ConfidentialClientApplication, type INetworkModule, type NetworkRequest
 import { AuthenticationHandler, Client, GraphError, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
 import { findWindows } from 'windows-iana';
 import { eventBodyText } from '../../sync/render';
-import { addDays } from '../../sync/time';
+import { addDays, localDateTime } from '../../sync/time';
 import type { ExportedEvent, SyncWindow } from '../../sync/types';
 import { fetchWith, tlsDispatcher, tlsErrorCode } from '../http';
-import type { CalendarProvider, ConnectionCheck, EventIdentity, Mailbox, ManagedEvent, RemoteRef } from '../types';
+import { checklist, createAndDeleteProbe } from '../connection';
+import type { CalendarProvider, EventIdentity, Mailbox, ManagedEvent, RemoteRef } from '../types';
 import { mapGraphError } from './errors';
 import type { GraphSettings } from './settings';
 
@@ -27,13 +28,6 @@ export function transactionIdFor(identity: EventIdentity): string {
 
 export function windowsZone(iana: string): string {
   return findWindows(iana)?.[0] ?? 'UTC';
-}
-
-/** Wall-clock time of an instant in a zone, as Graph's zone-less dateTime. */
-function localDateTime(instantUtc: string, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(instantUtc));
-  const get = (t: string) => parts.find((p) => p.type === t)!.value;
-  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
 }
 
 /** The Graph event body for an exported event: no attendees, ever, so no invitation is ever sent. */
@@ -221,35 +215,12 @@ export function createGraphProvider({ settings, secrets }: GraphConfig): Calenda
       }
     },
     async testConnection(syncUser) {
-      const checks: ConnectionCheck[] = [];
-      const step = async (name: string, ok: string, fn: () => Promise<unknown>) => {
-        try {
-          await fn();
-          checks.push({ name, ok: true, detail: ok });
-          return true;
-        } catch (err) {
-          checks.push({ name, ok: false, detail: mapGraphError(err, { host: graphHost, mailbox: syncUser.email }).message });
-          return false;
-        }
-      };
+      const { checks, step } = checklist((err) => mapGraphError(err, { host: graphHost, mailbox: syncUser.email }).message);
       if (!(await step('token', `Signed in to tenant ${settings.tenantId} as application ${settings.clientId}.`, getAccessToken))) return checks;
       if (!(await step('mailbox', `Found the mailbox ${syncUser.email}.`, () => call(syncUser, () => client.api(user(syncUser)).select('id,mail').get())))) return checks;
-      const probe = { marker: `probe/${syncUser.email}/${Date.now()}`, generation: 1 };
-      const now = new Date();
-      const event: ExportedEvent = {
-        title: 'calendar-sync connection test (deleted at once)',
-        body: '',
-        url: null,
-        time: { kind: 'timed', startUtc: now.toISOString(), endUtc: new Date(now.getTime() + 60_000).toISOString(), timeZone: 'UTC' },
-        showAs: 'free',
-        reminderMinutes: null,
-        category: 'Helpdesk',
-        sensitivity: 'normal',
-      };
-      await step('calendar', `Created and deleted a test event in ${syncUser.email}${settings.calendarName ? ` (calendar "${settings.calendarName}")` : ''}: Calendars.ReadWrite works.`, async () => {
-        const ref = await provider.create({ ...syncUser, timeZone: 'UTC' }, probe, event);
-        await provider.delete(syncUser, probe, ref);
-      });
+      await step('calendar', `Created and deleted a test event in ${syncUser.email}${settings.calendarName ? ` (calendar "${settings.calendarName}")` : ''}: Calendars.ReadWrite works.`, () =>
+        createAndDeleteProbe(provider, syncUser, `probe/${syncUser.email}/${Date.now()}`),
+      );
       return checks;
     },
   };

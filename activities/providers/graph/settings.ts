@@ -1,14 +1,8 @@
 // The microsoft365 integration form: what the sysadmin enters, validated with messages that say what is wrong.
 import { z } from 'zod';
+import { caCertificateSchema, driftPolicySchema, httpsUrl } from '../settings';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const httpsUrl = (what: string) =>
-  z
-    .string()
-    .url(`${what} must be a URL`)
-    .refine((u) => u.startsWith('https://'), `${what} must use https (TLS verification is never turned off)`)
-    .transform((u) => u.replace(/\/+$/, ''));
-
 export const graphSettingsSchema = z.strictObject({
   tenantId: z
     .string()
@@ -20,13 +14,9 @@ export const graphSettingsSchema = z.strictObject({
   calendarName: z.string().trim().min(1).max(255).optional(),
   graphEndpoint: httpsUrl('graphEndpoint').default('https://graph.microsoft.com'),
   authorityHost: httpsUrl('authorityHost').default('https://login.microsoftonline.com'),
-  /** PEM of a private CA (TLS-inspecting proxy, test emulator); added to the trusted roots. */
-  caCertificate: z
-    .string()
-    .refine((p) => /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(p), 'caCertificate must be a PEM certificate (-----BEGIN CERTIFICATE-----)')
-    .optional(),
+  caCertificate: caCertificateSchema.optional(),
   /** What to do with an event someone edited or deleted in Outlook: put it back, or leave it. */
-  driftPolicy: z.enum(['repair', 'leave']).default('repair'),
+  driftPolicy: driftPolicySchema,
 });
 
 export type GraphSettings = z.output<typeof graphSettingsSchema>;
