@@ -10,6 +10,7 @@ import { planSync, releaseHeldDeletes, type PlanDeps, type PlanSyncInput } from 
 import { createProvider as defaultProviderFactory, ProtocolUnavailableError, type ProviderConfig, type ProviderDeps } from './providers';
 import type { CalendarProvider } from './providers/types';
 import { createBuiltinSource } from './sources/builtin';
+import { readSysaid } from './sources/sysaid/read';
 import type { ItemSource } from './sources/types';
 import type { GuardPolicy } from './sync/diff';
 import type { ProviderName } from './sync/types';
@@ -77,6 +78,14 @@ export function createActivities(deps: ActivityDeps) {
     },
     async finishRun(input: FinishRunInput) {
       return finishRun({ db: deps.db }, input);
+    },
+    /** One read of SysAid for the whole installation (run by the source schedule). */
+    async readSysaid() {
+      try {
+        return await readSysaid({ db: deps.db, sealer: deps.sealer, fleet: deps.fleet });
+      } catch (err) {
+        rethrowAsFailure(err);
+      }
     },
     async reconcile() {
       if (!deps.fleet) throw configurationFailure('This worker was started without fleet control; reconcile cannot run here.');

@@ -14,6 +14,7 @@ import { feedRoutes } from './routes/feeds';
 import { healthRoutes } from './routes/health';
 import { integrationRoutes } from './routes/integration';
 import { itemRoutes } from './routes/items';
+import { sourceRoutes } from './routes/source';
 import { syncRoutes } from './routes/sync';
 import { tokenRoutes } from './routes/tokens';
 import type { AppDeps, AppEnv } from './types';
@@ -35,7 +36,7 @@ export function createApp(deps: AppDeps) {
   app.use('/api/*', bearerAuth(deps.db));
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 
-  for (const routes of [healthRoutes(), integrationRoutes(), adminRoutes(), syncRoutes(), itemRoutes(), tokenRoutes()]) app.route('/', routes);
+  for (const routes of [healthRoutes(), integrationRoutes(), adminRoutes(), syncRoutes(), itemRoutes(), sourceRoutes(), tokenRoutes()]) app.route('/', routes);
   app.route('/', feedRoutes());
 
   app.doc31('/openapi.json', {

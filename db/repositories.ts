@@ -4,7 +4,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { AdminSyncSettings, ItemType, ProviderName } from '../activities/sync/types';
 import type { Db } from './client';
 import type { Sealer } from './seal';
-import { admins, adminSettings, auditLog, integration, type IntegrationRow } from './schema';
+import { admins, adminSettings, auditLog, integration, sourceConfig, type IntegrationRow, type SourceConfigRow } from './schema';
 
 /** The integration row, created on first read with a fresh installation id (the ownership-marker prefix). */
 export async function getIntegration(db: Db): Promise<IntegrationRow> {
@@ -12,6 +12,15 @@ export async function getIntegration(db: Db): Promise<IntegrationRow> {
   if (row) return row;
   await db.insert(integration).values({ id: 1, installationId: randomUUID() }).onConflictDoNothing();
   const [created] = await db.select().from(integration).where(eq(integration.id, 1));
+  return created!;
+}
+
+/** The source configuration row (created on first use). */
+export async function getSourceConfig(db: Db): Promise<SourceConfigRow> {
+  const [row] = await db.select().from(sourceConfig).where(eq(sourceConfig.id, 1));
+  if (row) return row;
+  await db.insert(sourceConfig).values({ id: 1 }).onConflictDoNothing();
+  const [created] = await db.select().from(sourceConfig).where(eq(sourceConfig.id, 1));
   return created!;
 }
 

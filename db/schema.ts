@@ -36,6 +36,10 @@ export const admins = pgTable('admins', {
   displayName: text('display_name').notNull(),
   email: text('email').notNull(),
   timeZone: text('time_zone').notNull().default('UTC'),
+  /** The SysAid user id when the admin was discovered from SysAid (null: created through the API). */
+  sysaidUserId: text('sysaid_user_id'),
+  /** When the admin disappeared from SysAid's admin list (their workflow is stopped). */
+  removedAt: ts('removed_at'),
   /** Bumped to rotate the admin's ICS feed URL; the token itself is derived, never stored. */
   feedTokenVersion: integer('feed_token_version').notNull().default(1),
   createdAt: ts('created_at').notNull().defaultNow(),
@@ -77,8 +81,10 @@ export const calendarItems = pgTable(
     parent: jsonb('parent').$type<Record<string, unknown> | null>(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
     deletedAt: ts('deleted_at'),
+    /** Who wrote it: `builtin` (the items API) or `sysaid` (the SysAid reader, which owns its rows). */
+    source: text('source').notNull().default('builtin'),
   },
-  (t) => [primaryKey({ columns: [t.adminId, t.key] }), index('calendar_items_admin_starts').on(t.adminId, t.startsAt)],
+  (t) => [primaryKey({ columns: [t.adminId, t.key] }), index('calendar_items_admin_starts').on(t.adminId, t.startsAt), index('calendar_items_key').on(t.key)],
 );
 
 /** One row per exported event: the map between a source item and the provider's event. */
@@ -203,3 +209,35 @@ export type EventLinkRow = typeof eventLinks.$inferSelect;
 export type SyncRunRow = typeof syncRuns.$inferSelect;
 export type PlanChangeRow = typeof planChanges.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
+
+/**
+ * Where items come from (single row, id 1): the built-in store, SysAid, or both; SysAid's settings and sealed
+ * password; the shared session and request budget (in the DB, so every worker process shares them); and
+ * where the change-driven read stands.
+ */
+export const sourceConfig = pgTable('source_config', {
+  id: integer('id').primaryKey().default(1),
+  mode: text('mode').$type<'builtin' | 'sysaid' | 'both'>().notNull().default('builtin'),
+  settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
+  /** Sealed JSON of the secret fields (the API password). */
+  secrets: text('secrets'),
+  version: integer('version').notNull().default(1),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  updatedBy: text('updated_by'),
+  /** Sealed session cookie, reused by every process until SysAid answers 401. */
+  session: text('session'),
+  sessionVersion: integer('session_version').notNull().default(0),
+  /** Request budget: requests (and logins) counted in the current fixed window. */
+  budgetWindowStart: ts('budget_window_start'),
+  budgetUsed: integer('budget_used').notNull().default(0),
+  loginWindowStart: ts('login_window_start'),
+  loginsUsed: integer('logins_used').notNull().default(0),
+  /** SR update_time (epoch ms) the next change-driven read starts from; null = first (full) read. */
+  srHighWater: text('sr_high_water'),
+  adminsRefreshedAt: ts('admins_refreshed_at'),
+  lastReadAt: ts('last_read_at'),
+  lastReadError: text('last_read_error'),
+  lastReadStats: jsonb('last_read_stats').$type<Record<string, unknown>>(),
+});
+
+export type SourceConfigRow = typeof sourceConfig.$inferSelect;

@@ -80,6 +80,7 @@ async function main() {
   });
 
   await ensureReconcileSchedule(client, config.CALENDAR_SYNC_TASK_QUEUE, config.CALENDAR_SYNC_RECONCILE_SECONDS);
+  await fleet.applySourceSchedule();
   const reconciled = await fleet.reconcile();
   say(`reconciled: ${reconciled.started.length} admin workflows started, ${reconciled.resumed.length} resumed`);
 

@@ -8,9 +8,10 @@ import {
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { getIntegration, listSyncEnabledAdminIds } from '../db/repositories';
+import type { SysaidReadResult } from '../activities/sources/sysaid/read';
+import { getIntegration, getSourceConfig, listSyncEnabledAdminIds } from '../db/repositories';
 import type { Db } from '../db/client';
-import { adminIdFromWorkflowId, adminWorkflowId } from '../workflows/ids';
+import { adminIdFromWorkflowId, adminWorkflowId, sysaidScheduleId } from '../workflows/ids';
 import {
   approveDeletesSignal,
   configChangedSignal,
@@ -28,6 +29,7 @@ import {
 } from '../workflows/messages';
 import { SA } from '../workflows/searchAttributes';
 import type { AdminSyncInput } from '../workflows/adminCalendarSync';
+import { ensureSysaidSchedule, removeSysaidSchedule } from './schedule';
 
 /** Temporal did not answer in time, or no worker is polling: the API answers 503. */
 export class FleetUnavailableError extends Error {
@@ -241,6 +243,29 @@ export function createFleet(opts: FleetOptions) {
     return paused;
   }
 
+  /** Creates, updates or removes the SysAid read schedule to match the saved source configuration. */
+  async function applySourceSchedule(): Promise<'scheduled' | 'removed'> {
+    const cfg = await getSourceConfig(db);
+    if (cfg.mode === 'builtin') {
+      await bounded('remove the SysAid schedule', () => removeSysaidSchedule(client, taskQueue));
+      return 'removed';
+    }
+    const every = Number((cfg.settings as { pollIntervalSeconds?: number }).pollIntervalSeconds ?? 300);
+    await bounded('schedule SysAid reads', () => ensureSysaidSchedule(client, taskQueue, every));
+    return 'scheduled';
+  }
+
+  /** One SysAid read now, as its own workflow run (a manual read already running is joined, not doubled). */
+  const readSysaidNow = (timeoutMs: number): Promise<SysaidReadResult> =>
+    bounded(
+      'SysAid read',
+      async () => {
+        const h = await client.workflow.start('sysaidRead', { workflowId: `${sysaidScheduleId(taskQueue)}/manual`, taskQueue, args: [], workflowIdConflictPolicy: 'USE_EXISTING', staticSummary: 'SysAid read requested through the API' });
+        return (await h.result()) as SysaidReadResult;
+      },
+      timeoutMs,
+    );
+
   /** Integration settings saved: every running workflow re-plans; credential-paused ones resume. */
   async function broadcastConfigChanged() {
     const signalled: string[] = [];
@@ -266,6 +291,8 @@ export function createFleet(opts: FleetOptions) {
     reconcile,
     pauseAll,
     broadcastConfigChanged,
+    applySourceSchedule,
+    readSysaidNow,
   };
 }
 

@@ -1,5 +1,5 @@
 // `npm run worker`: a production worker process against PostgreSQL and any Temporal (self-hosted or Cloud).
-// Run as many as you like on the same task queue; each also keeps the reconcile schedule in place.
+// Run as many as you like on the same task queue; each also keeps the reconcile and SysAid schedules in place.
 import { ConfigError, loadConfig } from './config';
 import { createLogger, installTemporalRuntime } from './logger';
 import { fleetFromConfig, loadSealer, openRuntimeDatabase, workerFromConfig } from './runtime';
@@ -17,6 +17,7 @@ async function main() {
   const { connection } = await connectNative(target);
   const worker = await workerFromConfig(config, { connection, namespace, db: database.db, sealer, fleet });
   await ensureReconcileSchedule(client, config.CALENDAR_SYNC_TASK_QUEUE, config.CALENDAR_SYNC_RECONCILE_SECONDS);
+  await fleet.applySourceSchedule();
   logger.info({ taskQueue: config.CALENDAR_SYNC_TASK_QUEUE, namespace, db: database.driver }, 'worker started');
   await worker.run();
   await connection.close();

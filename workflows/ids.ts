@@ -8,3 +8,6 @@ export const adminWorkflowId = (adminId: string) => `${ADMIN_WORKFLOW_PREFIX}${a
 export function adminIdFromWorkflowId(workflowId: string): string | null {
   return workflowId.startsWith(ADMIN_WORKFLOW_PREFIX) ? workflowId.slice(ADMIN_WORKFLOW_PREFIX.length) : null;
 }
+
+/** The SysAid read schedule, one per task queue like the reconciler's. */
+export const sysaidScheduleId = (taskQueue: string) => `calendar-sync/sysaid-read/${taskQueue}`;

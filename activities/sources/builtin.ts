@@ -54,9 +54,9 @@ export async function saveItem(db: Db, item: CalendarItem): Promise<void> {
   await saveItems(db, [item]);
 }
 
-/** Upserts many items, 500 rows per statement. */
-export async function saveItems(db: Db, items: CalendarItem[]): Promise<void> {
-  const rows = items.map(itemRow);
+/** Upserts many items, 500 rows per statement; `source` says who owns them (the SysAid reader owns `sysaid`). */
+export async function saveItems(db: Db, items: CalendarItem[], source: 'builtin' | 'sysaid' = 'builtin'): Promise<void> {
+  const rows = items.map((item) => ({ ...itemRow(item), source }));
   for (let i = 0; i < rows.length; i += 500) {
     await db
       .insert(calendarItems)
@@ -68,7 +68,7 @@ export async function saveItems(db: Db, items: CalendarItem[]): Promise<void> {
   }
 }
 
-const UPDATED_COLUMNS = ['type', 'timing', 'startsAt', 'title', 'body', 'url', 'statusClass', 'parent', 'updatedAt', 'deletedAt'] as const;
+const UPDATED_COLUMNS = ['type', 'timing', 'startsAt', 'title', 'body', 'url', 'statusClass', 'parent', 'updatedAt', 'deletedAt', 'source'] as const;
 
 function itemRow(item: CalendarItem) {
   return {

@@ -51,6 +51,10 @@ const Admin = z
     timeZone: z.string(),
     feedUrl: z.string(),
     settings: Settings,
+    /** Set when the admin was discovered from SysAid. */
+    sysaidUserId: z.string().nullable(),
+    /** When the admin left SysAid's admin list (sync was turned off then). */
+    removedAt: z.string().nullable(),
   })
   .openapi('Admin');
 
@@ -78,6 +82,8 @@ function adminView(deps: AppDeps, a: AdminRow, s: AdminSettingsRow | null) {
     timeZone: a.timeZone,
     feedUrl: feedUrl(publicUrl(deps.config), deps.sealer, a.id, a.feedTokenVersion),
     settings: settingsView(s),
+    sysaidUserId: a.sysaidUserId,
+    removedAt: a.removedAt?.toISOString() ?? null,
   };
 }
 

@@ -10,6 +10,7 @@ import type { Sealer } from '../../db/seal';
 import { requireSysadmin } from '../auth';
 import { errors, json, jsonBody, Loose, security } from '../openapi';
 import { unprocessable, zodErrors } from '../problem';
+import { mergeSecrets, secretsView } from '../secrets';
 import type { AppEnv } from '../types';
 
 const SecretState = z.object({ set: z.literal(true), updatedAt: z.string().nullable(), fingerprint: z.string() });
@@ -43,9 +44,7 @@ function view(row: IntegrationRow, sealer: Sealer) {
   return {
     protocol: row.protocol,
     settings: row.settings,
-    secrets: Object.fromEntries(
-      Object.entries(secrets).map(([name, value]) => [name, { set: true as const, updatedAt: row.secretsUpdatedAt?.toISOString() ?? null, fingerprint: sealer.fingerprint(value) }]),
-    ),
+    secrets: secretsView(secrets, sealer, row.secretsUpdatedAt),
     enabled: row.enabled,
     version: row.version,
     installationId: row.installationId,
@@ -70,18 +69,7 @@ function validateForm(input: z.infer<typeof IntegrationInput>, savedSecrets: Rec
   }
   const settings = form.settings.safeParse(input.settings);
   if (!settings.success) throw unprocessable(`The ${protocol} settings are not valid.`, zodErrors(settings.error, 'settings'));
-  const unknown = Object.keys(input.secrets).filter((k) => !form.secrets.includes(k));
-  if (unknown.length) {
-    const allowed = form.secrets.length ? form.secrets.join(', ') : 'none';
-    throw unprocessable(`Protocol ${protocol} has no secret named ${unknown.join(', ')} (its secrets: ${allowed}).`, unknown.map((k) => ({ path: `secrets.${k}`, message: 'unknown secret' })));
-  }
-  const secrets = { ...savedSecrets };
-  for (const [k, v] of Object.entries(input.secrets)) {
-    if (v === null) delete secrets[k];
-    else secrets[k] = v;
-  }
-  // Secrets saved for another protocol are not this one's (switching protocols starts from a clean form).
-  for (const k of Object.keys(secrets)) if (!form.secrets.includes(k)) delete secrets[k];
+  const secrets = mergeSecrets(`Protocol ${protocol}`, form.secrets, savedSecrets, input.secrets);
   const problems = form.checkSecrets?.(settings.data, secrets) ?? [];
   if (problems.length) throw unprocessable(`The ${protocol} credentials are not usable: ${problems.map((p) => p.message).join('; ')}.`, problems);
   return { protocol: protocol as ProviderName, settings: settings.data, secrets };

@@ -3,11 +3,11 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, eq, isNull } from 'drizzle-orm';
 import { deleteItem, rowToItem, saveItem } from '../../activities/sources/builtin';
 import { calendarItemInput, ITEM_KEY_RE, normaliseItem } from '../../activities/sync/items';
-import { audit } from '../../db/repositories';
+import { audit, getSourceConfig } from '../../db/repositories';
 import { admins, calendarItems } from '../../db/schema';
 import { requireAdminAccess, requireSysadmin } from '../auth';
 import { errors, json, jsonBody, Loose, security } from '../openapi';
-import { notFound } from '../problem';
+import { conflict, notFound } from '../problem';
 import type { AppDeps, AppEnv } from '../types';
 
 const KeyParam = z.object({
@@ -25,6 +25,13 @@ async function requireAdmin(deps: AppDeps, adminId: string) {
   if (!row) throw notFound(`No admin with id "${adminId}": create the admin first (PUT /api/admins/${adminId}).`);
 }
 
+/** The items API writes the built-in store; with SysAid as the source, SysAid's items are not the API's to change. */
+async function requireBuiltinWrites(deps: AppDeps, itemKey: string) {
+  const { mode } = await getSourceConfig(deps.db);
+  if (mode === 'sysaid') throw conflict('Items come from SysAid (source mode sysaid): change them in SysAid, or set the source mode to both to push items through this API as well.');
+  if (mode === 'both' && /^sysaid:sr:/.test(itemKey)) throw conflict(`"${itemKey}" is a SysAid service-record key, owned by the SysAid reader: use another key for pushed items.`);
+}
+
 export function itemRoutes() {
   const app = new OpenAPIHono<AppEnv>();
 
@@ -36,7 +43,7 @@ export function itemRoutes() {
       security,
       summary: 'Create or replace an item in the built-in source; the admin syncs at once unless ?sync=later',
       request: { params: KeyParam, query: SyncQuery, ...jsonBody(calendarItemInput) },
-      responses: { 200: json(Loose, 'The normalised item'), ...errors(400, 404, 503) },
+      responses: { 200: json(Loose, 'The normalised item'), ...errors(400, 404, 409, 503) },
     }),
     async (c) => {
       const p = requireSysadmin(c);
@@ -44,6 +51,7 @@ export function itemRoutes() {
       const { sync } = c.req.valid('query');
       const deps = c.get('deps');
       const input = c.req.valid('json');
+      await requireBuiltinWrites(deps, itemKey);
       await requireAdmin(deps, input.adminId);
       const item = normaliseItem(itemKey, input, new Date());
       await saveItem(deps.db, item);
@@ -61,13 +69,14 @@ export function itemRoutes() {
       security,
       summary: 'Delete an item; its event is removed on the next sync',
       request: { params: KeyParam, query: SyncQuery.extend({ adminId: z.string({ error: 'adminId is required' }).min(1, 'adminId is required') }) },
-      responses: { 204: { description: 'Deleted' }, ...errors(400, 404, 503) },
+      responses: { 204: { description: 'Deleted' }, ...errors(400, 404, 409, 503) },
     }),
     async (c) => {
       const p = requireSysadmin(c);
       const { itemKey } = c.req.valid('param');
       const { adminId, sync } = c.req.valid('query');
       const deps = c.get('deps');
+      await requireBuiltinWrites(deps, itemKey);
       if (!(await deleteItem(deps.db, adminId, itemKey))) throw notFound(`No item "${itemKey}" for admin "${adminId}".`);
       await audit(deps.db, p.name, 'item.delete', itemKey, { adminId });
       if (sync === 'now') await deps.fleet.signal(adminId, 'syncNow');

@@ -4,7 +4,9 @@ import { createIcsProvider, loadFeedEvents, renderFeed } from '../../activities/
 import { createBuiltinSource, deleteItem, saveItem } from '../../activities/sources/builtin';
 import { renderEvent } from '../../activities/sync/render';
 import type { CalendarItem } from '../../activities/sync/types';
-import { getIntegration } from '../../db/repositories';
+import { takeBudget } from '../../activities/sources/sysaid/client';
+import { sysaidSettingsSchema } from '../../activities/sources/sysaid/settings';
+import { getIntegration, getSourceConfig } from '../../db/repositories';
 import { admins } from '../../db/schema';
 import { dbKinds, openTestDatabase } from '../helpers/db';
 
@@ -89,6 +91,24 @@ describe.each(dbKinds)('database on %s', (kind) => {
       await ics.delete(mailbox, identity, first);
       await ics.delete(mailbox, identity, first);
       expect(renderFeed('Alice', await loadFeedEvents(database.db, 'alice')).match(/BEGIN:VEVENT/g)).toHaveLength(1);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('counts the shared SysAid budget atomically: parallel takers never exceed the share', async () => {
+    const database = await openTestDatabase(kind);
+    try {
+      await getSourceConfig(database.db);
+      const settings = sysaidSettingsSchema.parse({ baseUrl: 'https://sysaid.example', userName: 'api', maxRequestsPerWindow: 10, windowSeconds: 2 });
+      const results = await Promise.all(Array.from({ length: 20 }, () => takeBudget(database.db, 'request', settings)));
+      expect(results.filter((r) => r.ok)).toHaveLength(5);
+      const waits = results.filter((r): r is { ok: false; retryAfterMs: number } => !r.ok).map((r) => r.retryAfterMs);
+      expect(Math.max(...waits)).toBeLessThanOrEqual(2_000);
+      expect((await takeBudget(database.db, 'login', settings)).ok).toBe(true);
+      expect((await takeBudget(database.db, 'login', settings)).ok).toBe(false);
+      await new Promise((r) => setTimeout(r, 2_050));
+      expect((await takeBudget(database.db, 'request', settings)).ok).toBe(true);
     } finally {
       await database.close();
     }
