@@ -18,7 +18,8 @@ interface Started {
 }
 
 function startApp(env: Record<string, string>): Promise<Started> {
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['scripts/start.ts'], {
+  // As scripts/bootstrap.mjs runs it: node with the tsx loader, no wrapper process relaying signals.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
