@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import type { Db } from '../../db/client';
 import type { ProviderName } from '../sync/types';
+import { createEwsProvider } from './ews';
+import { EWS_SECRETS, ewsSecretProblems, ewsSettingsSchema } from './ews/settings';
 import { createGoogleProvider } from './google';
 import { GOOGLE_SECRETS, googleSettingsSchema, serviceAccountCredentials, type FieldProblem } from './google/settings';
 import { createGraphProvider } from './graph';
@@ -16,7 +18,7 @@ export interface ProviderConfig {
 }
 
 /** Protocols the integration form accepts today. */
-export const AVAILABLE_PROTOCOLS: ProviderName[] = ['ics', 'microsoft365', 'google'];
+export const AVAILABLE_PROTOCOLS: ProviderName[] = ['ics', 'microsoft365', 'google', 'ews'];
 
 export interface ProtocolForm {
   settings: z.ZodType<Record<string, unknown>>;
@@ -40,6 +42,7 @@ export const PROTOCOL_FORMS: Partial<Record<ProviderName, ProtocolForm>> = {
       return Array.isArray(creds) ? creds : [];
     },
   },
+  ews: { settings: ewsSettingsSchema as z.ZodType<Record<string, unknown>>, secrets: EWS_SECRETS, checkSecrets: ewsSecretProblems },
 };
 
 /** Protocols people ask for that will never be supported, with the way forward. */
@@ -67,6 +70,8 @@ export function createProvider(config: ProviderConfig, deps: ProviderDeps): Cale
       return createGraphProvider({ settings: graphSettingsSchema.parse(config.settings), secrets: config.secrets });
     case 'google':
       return createGoogleProvider({ settings: googleSettingsSchema.parse(config.settings), secrets: config.secrets, installationId: deps.installationId });
+    case 'ews':
+      return createEwsProvider({ settings: ewsSettingsSchema.parse(config.settings), secrets: config.secrets, installationId: deps.installationId, db: deps.db });
     default:
       throw new ProtocolUnavailableError(`Protocol "${config.protocol}" is not available in this version; use one of: ${AVAILABLE_PROTOCOLS.join(', ')}.`);
   }

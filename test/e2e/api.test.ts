@@ -105,7 +105,7 @@ describe('validation', () => {
       ['PUT', '/api/integration', { protocol: 'ics', settings: { colour: 'red' } }, 422, 'settings'],
       ['PUT', '/api/integration', { protocol: 'ics', secrets: { password: 'x' } }, 422, 'secrets.password'],
       ['PUT', '/api/integration', { protocol: 'lotus-notes' }, 422, 'protocol'],
-      ['PUT', '/api/integration', { protocol: 'ews' }, 422, 'protocol'],
+      ['PUT', '/api/integration', { protocol: 'caldav' }, 422, 'protocol'],
       ['PUT', '/api/integration', { protocol: 'google', settings: { syncUserEmail: 'it@example.org' } }, 422, 'secrets.serviceAccountKey'],
       ['PUT', `/api/admins/${alice}`, { displayName: '', email: 'a@b.c', timeZone: 'UTC' }, 400, 'displayName'],
       ['PUT', `/api/admins/${alice}`, { displayName: 'A', email: 'not-an-email', timeZone: 'UTC' }, 400, 'email'],

@@ -1,6 +1,5 @@
 // Microsoft 365 through Microsoft Graph with application permissions (client credentials via msal-node).
 import { createHash } from 'node:crypto';
-import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions } from '@azure/msal-node';
 import { AuthenticationHandler, Client, GraphError, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
 import { findWindows } from 'windows-iana';
 import { eventBodyText } from '../../sync/render';
@@ -8,6 +7,7 @@ import { addDays, localDateTime } from '../../sync/time';
 import type { ExportedEvent, SyncWindow } from '../../sync/types';
 import { fetchWith, tlsDispatcher, tlsErrorCode } from '../http';
 import { checklist, createAndDeleteProbe } from '../connection';
+import { entraClient } from '../entra';
 import type { CalendarProvider, EventIdentity, Mailbox, ManagedEvent, RemoteRef } from '../types';
 import { mapGraphError } from './errors';
 import type { GraphSettings } from './settings';
@@ -78,36 +78,15 @@ export function createGraphProvider({ settings, secrets }: GraphConfig): Calenda
   const fetcher = fetchWith(dispatcher);
   const graphHost = new URL(settings.graphEndpoint).hostname;
   const authorityHost = new URL(settings.authorityHost).hostname;
-  const isMicrosoftAuthority = /(^|\.)login\.(microsoftonline\.(com|us)|partner\.microsoftonline\.cn|chinacloudapi\.cn)$/.test(authorityHost);
-
-  // msal-node's own HTTP goes through the same trust settings. msal hides network errors behind its own
-  // codes, so the last one is kept to explain a TLS failure precisely.
+  // msal hides network errors behind its own codes: the last one is kept to explain a TLS failure precisely.
   let lastNetworkError: unknown = null;
-  const send = async <T>(url: string, init: { method: string; headers?: Record<string, string>; body?: string }) => {
-    try {
-      const res = await fetcher(url, init);
-      const body = (await res.json()) as T & { error?: string; error_description?: string };
-      // An error answer during discovery (e.g. an unknown tenant) is also hidden behind msal's own code.
-      if (res.status >= 400 && body?.error_description) lastNetworkError = { name: 'ServerError', errorCode: body.error, errorMessage: body.error_description };
-      return { status: res.status, headers: Object.fromEntries(res.headers.entries()), body };
-    } catch (err) {
-      lastNetworkError = err;
-      throw err;
-    }
-  };
-  const networkClient: INetworkModule = {
-    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>(url, { method: 'GET', headers: options?.headers }),
-    sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>(url, { method: 'POST', headers: options?.headers, body: options?.body }),
-  };
-  const msal = new ConfidentialClientApplication({
-    auth: {
-      clientId: settings.clientId,
-      clientSecret: secrets.clientSecret ?? '',
-      authority: `${settings.authorityHost}/${settings.tenantId}`,
-      // A non-Microsoft authority host (sovereign proxy, emulator) is trusted as configured, with no instance discovery.
-      ...(isMicrosoftAuthority ? {} : { knownAuthorities: [new URL(settings.authorityHost).host] }),
-    },
-    system: { networkClient },
+  const msal = entraClient({
+    authorityHost: settings.authorityHost,
+    tenantId: settings.tenantId,
+    clientId: settings.clientId,
+    clientSecret: secrets.clientSecret ?? '',
+    fetcher,
+    observe: (failure) => (lastNetworkError = failure),
   });
   const scope = `${settings.graphEndpoint}/.default`;
   // msal caches tokens too, but asking it costs CPU on every request; keep the token until 5 minutes before expiry.
