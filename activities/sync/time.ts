@@ -3,9 +3,22 @@ import type { ItemTiming, SyncWindow } from './types';
 
 const DAY_MS = 86_400_000;
 
+// Building an Intl.DateTimeFormat costs far more than using one (it loads the zone's rules): one per zone and shape.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string, withTime: boolean): Intl.DateTimeFormat {
+  const key = `${withTime ? 't' : 'd'}|${timeZone}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', ...(withTime ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' } : {}) });
+    formatters.set(key, f);
+  }
+  return f;
+}
+
 export function isValidTimeZone(zone: string): boolean {
+  if (formatters.has(`d|${zone}`)) return true;
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    formatter(zone, false);
     return true;
   } catch {
     return false;
@@ -30,7 +43,7 @@ export function addDays(date: string, n: number): string {
 
 /** The local calendar date of an instant in a zone, e.g. the day a 23:30 UTC expiry falls on in Tokyo. */
 export function localDate(instantUtc: string, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(new Date(instantUtc));
+  const parts = formatter(timeZone, false).formatToParts(new Date(instantUtc));
   const get = (t: string) => parts.find((p) => p.type === t)!.value;
   return `${get('year')}-${get('month')}-${get('day')}`;
 }
@@ -71,7 +84,7 @@ export function inWindow(instantUtc: string, window: SyncWindow): boolean {
 
 /** The wall-clock time of an instant in a zone, zone-less: `2027-03-28T03:30:00`. */
 export function localDateTime(instantUtc: string, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(instantUtc));
+  const parts = formatter(timeZone, true).formatToParts(new Date(instantUtc));
   const get = (t: string) => parts.find((p) => p.type === t)!.value;
   return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
 }

@@ -26,8 +26,15 @@ export function transactionIdFor(identity: EventIdentity): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+const windowsZones = new Map<string, string>();
+/** The Windows zone id for an IANA zone (looked up once per zone: the table search is not cheap). */
 export function windowsZone(iana: string): string {
-  return findWindows(iana)?.[0] ?? 'UTC';
+  let zone = windowsZones.get(iana);
+  if (!zone) {
+    zone = findWindows(iana)?.[0] ?? 'UTC';
+    windowsZones.set(iana, zone);
+  }
+  return zone;
 }
 
 /** The Graph event body for an exported event: no attendees, ever, so no invitation is ever sent. */
