@@ -27,6 +27,7 @@ import { openTestDatabase } from '../test/helpers/db';
 import { createWorker, WORKFLOWS_PATH } from '../worker/createWorker';
 import { startDevServer } from '../worker/devServer';
 import { createFleet } from '../worker/fleet';
+import { loadConfig } from '../worker/config';
 import { installTemporalRuntime } from '../worker/logger';
 import { adminWorkflowId } from '../workflows/ids';
 
@@ -92,7 +93,7 @@ async function main() {
     await db.insert(adminSettings).values(ids.map((id) => ({ adminId: id, syncEnabled: true, itemTypes: ['sr_due'], daysBack: 30, daysForward: 400 })));
     await saveItems(db, ids.flatMap((id) => Array.from({ length: nItems }, (_, j) => benchItem(id, j, 'v1'))));
     const fleet = createFleet({ client, db, taskQueue, intervalMs, namespace: 'default', callTimeoutMs: 60_000 });
-    const worker = await createWorker({ connection: native, namespace: 'default', taskQueue, workflowBundlePath: bundlePath, deps: { db, sealer, policy: { holdMin: 25, holdRatio: 0.5 }, batchSize: Number(process.env.BENCH_BATCH ?? 50), fleet } });
+    const worker = await createWorker({ connection: native, namespace: 'default', taskQueue, workflowBundlePath: bundlePath, deps: { db, sealer, policy: { holdMin: 25, holdRatio: 0.5 }, batchSize: Number(process.env.BENCH_BATCH ?? loadConfig({}).CALENDAR_SYNC_BATCH_SIZE), fleet } });
     const running = worker.run();
     const finishedRuns = async () => Number((await db.select({ n: sql<number>`count(*)::int` }).from(syncRuns).where(and(isNotNull(syncRuns.finishedAt), sql`${syncRuns.adminId} like ${name + '-%'}`)))[0]!.n);
     const waitRuns = async (n: number, timeoutMs: number) => {

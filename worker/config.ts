@@ -32,7 +32,7 @@ const envSchema = z.object({
   CALENDAR_SYNC_DELETE_HOLD_MIN: z.coerce.number().int().min(0).default(25),
   CALENDAR_SYNC_DELETE_HOLD_RATIO: z.coerce.number().min(0).max(1).default(0.5),
   /** Changes per applyBatch activity. */
-  CALENDAR_SYNC_BATCH_SIZE: positiveInt(50),
+  CALENDAR_SYNC_BATCH_SIZE: positiveInt(200),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Embedded default: seed demo admins and items on first start. */
   CALENDAR_SYNC_DEMO: bool.default(true),
