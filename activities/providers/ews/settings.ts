@@ -1,7 +1,7 @@
 // The ews integration form (Exchange 2007 SP1 to SE on-premises, or Exchange Online over EWS with OAuth):
 // what the sysadmin enters, validated with messages that name the field and say what to do.
 import { z } from 'zod';
-import { caCertificateSchema, driftPolicySchema, httpsUrl } from '../settings';
+import { caCertificateSchema, driftPolicySchema, entraClientIdSchema, httpsUrl, tenantIdSchema } from '../settings';
 import type { FieldProblem } from '../google/settings';
 
 /** The EWS schema versions the form offers, oldest first; the newest is the default (2016, 2019 and SE speak it too). */
@@ -21,8 +21,6 @@ export function ewsUrl(server: string): string | null {
   if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash) return null;
   return url.pathname === '/' ? `${url.origin}${EWS_PATH}` : `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const ewsSettingsSchema = z
   .strictObject({
@@ -50,12 +48,8 @@ export const ewsSettingsSchema = z
     /** impersonation: the ApplicationImpersonation role; delegate: full access to each mailbox. */
     accessMode: z.enum(['impersonation', 'delegate'], { message: 'accessMode must be impersonation (the ApplicationImpersonation role) or delegate (full access to each mailbox)' }).default('impersonation'),
     /** OAuth (Exchange Online): the app registration, as for microsoft365. */
-    tenantId: z
-      .string()
-      .trim()
-      .refine((t) => GUID.test(t) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(t), 'tenantId must be the directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com')
-      .optional(),
-    clientId: z.string().trim().regex(GUID, 'clientId must be the application (client) ID, a GUID, from the app registration’s overview page').optional(),
+    tenantId: tenantIdSchema.optional(),
+    clientId: entraClientIdSchema.optional(),
     authorityHost: httpsUrl('authorityHost').default('https://login.microsoftonline.com'),
     caCertificate: caCertificateSchema.optional(),
     driftPolicy: driftPolicySchema,
