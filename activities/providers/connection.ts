@@ -3,13 +3,16 @@
 import type { ExportedEvent } from '../sync/types';
 import type { CalendarProvider, ConnectionCheck, EventIdentity, Mailbox } from './types';
 
-/** Runs checks in order; `step` records ok/detail (the error explained by `explain`) and says whether to go on. */
+/**
+ * Runs checks in order; `step` records ok/detail (the error explained by `explain`) and says whether to go on.
+ * The ok detail may be built from what the check returned (e.g. how many records it read).
+ */
 export function checklist(explain: (err: unknown) => string) {
   const checks: ConnectionCheck[] = [];
-  const step = async (name: string, ok: string, fn: () => Promise<unknown>): Promise<boolean> => {
+  const step = async <T>(name: string, ok: string | ((result: T) => string), fn: () => Promise<T>): Promise<boolean> => {
     try {
-      await fn();
-      checks.push({ name, ok: true, detail: ok });
+      const result = await fn();
+      checks.push({ name, ok: true, detail: typeof ok === 'function' ? ok(result) : ok });
       return true;
     } catch (err) {
       checks.push({ name, ok: false, detail: explain(err) });

@@ -23,11 +23,6 @@ export function createRateLimiter(perMinute: number, clock: { now: () => number;
       const waitMs = start - toleranceMs - now;
       if (waitMs > 0) await clock.sleep(waitMs);
     },
-    /** Forget keys idle for over a minute (bounded memory with many mailboxes). */
-    prune(): void {
-      const now = clock.now();
-      for (const [key, at] of arrival) if (at < now - 60_000) arrival.delete(key);
-    },
   };
 }
 

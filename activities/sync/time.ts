@@ -89,11 +89,15 @@ export function localDateTime(instantUtc: string, timeZone: string): string {
   return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
 }
 
+/** The zone's offset from UTC at an instant, in milliseconds (+02:00 → 7,200,000). */
+export function zoneOffsetMs(instantMs: number, timeZone: string): number {
+  return Date.parse(`${localDateTime(new Date(instantMs).toISOString(), timeZone)}Z`) - Math.floor(instantMs / 1000) * 1000;
+}
+
 /** The same wall-clock time with the zone's UTC offset at that instant (RFC 3339): `2027-03-28T03:30:00+02:00`. */
 export function localDateTimeWithOffset(instantUtc: string, timeZone: string): string {
   const local = localDateTime(instantUtc, timeZone);
-  const wholeSeconds = Math.floor(Date.parse(instantUtc) / 1000) * 1000;
-  const offsetMin = Math.round((Date.parse(`${local}Z`) - wholeSeconds) / 60_000);
+  const offsetMin = Math.round(zoneOffsetMs(Date.parse(instantUtc), timeZone) / 60_000);
   const sign = offsetMin < 0 ? '-' : '+';
   const abs = Math.abs(offsetMin);
   return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;

@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { WorkflowFailedError } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
+import { checklist } from '../../activities/providers/connection';
 import { isProviderError } from '../../activities/providers/errors';
 import { createSysaidClient } from '../../activities/sources/sysaid/client';
 import { SOURCE_MODES, SYSAID_SECRETS, sysaidSettingsSchema, type SysaidSettings } from '../../activities/sources/sysaid/settings';
@@ -144,22 +145,12 @@ export function sourceRoutes() {
       const settings = form.settings as SysaidSettings;
       // Its own session (a test of other values must not replace the saved one); its requests count in the shared budget.
       const client = createSysaidClient({ db, sealer }, { ...settings, pageSize: 10 }, form.secrets, { sharedSession: false });
-      const checks: Array<{ name: string; ok: boolean; detail: string }> = [];
-      const step = async (name: string, fn: () => Promise<string>) => {
-        try {
-          checks.push({ name, ok: true, detail: await fn() });
-          return true;
-        } catch (err) {
-          checks.push({ name, ok: false, detail: isProviderError(err) ? err.message : `Unexpected error: ${(err as Error).message}` });
-          return false;
-        }
-      };
-      if (await step('login', async () => (await client.login(), `Logged in to ${settings.baseUrl} as ${settings.userName}.`))) {
-        if (await step('admins', async () => `Read the admin list (${(await client.listAll('/users', { type: 'admin', fields: 'email_address' })).length} admins).`)) {
-          await step('service records', async () => {
-            const page = await client.listAll('/sr', { type: 'all', fields: 'due_date', update_time: `${Date.now() - 86_400_000},0` });
-            return `Read service records (${page.length} changed in the last 24 hours).`;
-          });
+      const { checks, step } = checklist((err) => (isProviderError(err) ? err.message : `Unexpected error: ${(err as Error).message}`));
+      if (await step('login', `Logged in to ${settings.baseUrl} as ${settings.userName}.`, () => client.login())) {
+        const admins = () => client.listAll('/users', { type: 'admin', fields: 'email_address' });
+        if (await step('admins', (list) => `Read the admin list (${list.length} admins).`, admins)) {
+          const recent = () => client.listAll('/sr', { type: 'all', fields: 'due_date', update_time: `${Date.now() - 86_400_000},0` });
+          await step('service records', (page) => `Read service records (${page.length} changed in the last 24 hours).`, recent);
         }
       }
       return c.json({ ok: checks.every((k) => k.ok), checks }, 200);

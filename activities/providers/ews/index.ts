@@ -48,7 +48,7 @@ import {
 import type { Db } from '../../../db/client';
 import { admins, adminSettings } from '../../../db/schema';
 import { eventBodyText } from '../../sync/render';
-import { addDays, localDateTime } from '../../sync/time';
+import { addDays, zoneOffsetMs } from '../../sync/time';
 import type { ExportedEvent, SyncWindow } from '../../sync/types';
 import { checklist, createAndDeleteProbe } from '../connection';
 import { entraClient } from '../entra';
@@ -90,7 +90,7 @@ export function xmlText(value: string): string {
 /** The instant a wall-clock time (`2027-03-28T00:00:00`) happens in a zone; inside a DST gap, the time after it. */
 export function zonedInstant(localIso: string, timeZone: string): string {
   const wall = Date.parse(`${localIso}Z`);
-  const offsetAt = (t: number) => Date.parse(`${localDateTime(new Date(t).toISOString(), timeZone)}Z`) - Math.floor(t / 1000) * 1000;
+  const offsetAt = (t: number) => zoneOffsetMs(t, timeZone);
   const first = wall - offsetAt(wall);
   const second = wall - offsetAt(first);
   // A DST change between the guesses: keep the one that shows this wall-clock time; in a gap, the later one.

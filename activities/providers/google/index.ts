@@ -108,7 +108,6 @@ export function createGoogleProvider({ settings, secrets, installationId }: Goog
       const jwt = new google.auth.JWT({ email: creds.clientEmail, key: creds.privateKey, scopes: [GOOGLE_SCOPE], subject: mailbox.email, transporter });
       client = { cal: google.calendar({ version: 'v3', auth: jwt, rootUrl: `${settings.apiEndpoint}/` }), authorize: () => jwt.getAccessToken() };
       clients.set(key, client);
-      if (clients.size % 1000 === 0) limiter.prune();
     }
     return client;
   }

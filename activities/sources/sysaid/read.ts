@@ -10,6 +10,7 @@ import type { Db } from '../../../db/client';
 import { getSourceConfig } from '../../../db/repositories';
 import { admins, adminSettings, calendarItems, sourceConfig } from '../../../db/schema';
 import type { Sealer } from '../../../db/seal';
+import { canonicalJson } from '../../sync/hash';
 import { ITEM_TYPES, type CalendarItem } from '../../sync/types';
 import { rowToItem, saveItems } from '../builtin';
 import { createSysaidClient, type SysaidClient } from './client';
@@ -136,10 +137,8 @@ async function readOnce(deps: SysaidReadDeps, client: SysaidClient, settings: Sy
   };
 }
 
-/** JSON with sorted keys: jsonb does not keep the key order items were written with. */
-const canonical = (v: unknown): string =>
-  Array.isArray(v) ? `[${v.map(canonical).join(',')}]` : v && typeof v === 'object' ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}` : JSON.stringify(v ?? null);
-const comparable = (i: CalendarItem) => canonical([i.type, i.title, i.body, i.url, i.timing, i.statusClass, i.parent]);
+// Sorted keys: jsonb does not keep the key order items were written with.
+const comparable = (i: CalendarItem) => canonicalJson([i.type, i.title, i.body, i.url, i.timing, i.statusClass, i.parent]);
 const sameItem = (a: CalendarItem, b: CalendarItem) => comparable(a) === comparable(b);
 
 /** Upserts discovered admins (new ones with sync off) and marks those gone from SysAid as removed. */
