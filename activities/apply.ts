@@ -1,6 +1,8 @@
-// Applying one batch of a plan to the provider. Every provider call is idempotent and is followed at once
-// by the event_links write, so a retry after a crash continues where the batch stopped.
-import { and, eq, inArray, sql } from 'drizzle-orm';
+// Applying one batch of a plan to the provider. Every provider call is idempotent: an intent that must
+// survive a crash (a delete about to happen) is written before the call; outcomes are written behind it in
+// groups (LINK_FLUSH_ROWS rows or LINK_FLUSH_MS), so a retry after a crash repeats at most one group's
+// calls, which the provider answers with the same event.
+import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { getIntegration } from '../db/repositories';
 import { admins, eventLinks, planChanges, syncRuns, type EventLinkRow, type PlanChangeRow } from '../db/schema';
@@ -57,13 +59,14 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
         )
     : [];
   const links = new Map(linkRows.map((l) => [l.itemKey, l]));
+  const outcomes = linkWriter(db, links);
   const counts: BatchCounts = { created: 0, updated: 0, deleted: 0, failed: 0 };
   let done = 0;
   // An earlier attempt of this activity already applied these (its link carries this run's id).
   const todo = changes.filter((c) => !appliedInRun(c, links.get(c.itemKey)));
 
   const applyOne = async (change: PlanChangeRow) => {
-    const ctx: ChangeContext = { db, provider, mailbox, runProvider: run.provider, installationId: integration.installationId, adminId: run.adminId, runId: run.id };
+    const ctx: ChangeContext = { db, provider, mailbox, runProvider: run.provider, installationId: integration.installationId, adminId: run.adminId, runId: run.id, outcomes };
     try {
       const outcome = await applyChange(ctx, change, links.get(change.itemKey));
       counts[outcome]++;
@@ -82,8 +85,11 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
   try {
     await runPool(todo, provider.mailboxConcurrency, applyOne, deps.signal);
   } catch (err) {
+    // Keep what succeeded before the failure; if that write fails too, the failure that stopped the batch is the one to report.
+    await outcomes.flush().catch(() => undefined);
     rethrowAsFailure(err);
   }
+  await outcomes.flush();
   // One write for the whole batch: each change's own link write already made it durable.
   await db
     .update(planChanges)
@@ -105,6 +111,7 @@ interface ChangeContext {
   installationId: string;
   adminId: string;
   runId: string;
+  outcomes: LinkWriter;
 }
 
 async function applyChange(ctx: ChangeContext, change: PlanChangeRow, link: EventLinkRow | undefined): Promise<'created' | 'updated' | 'deleted'> {
@@ -116,7 +123,7 @@ async function applyChange(ctx: ChangeContext, change: PlanChangeRow, link: Even
       await writeLink(ctx, change.itemKey, { state: 'removing' });
       await provider.delete(mailbox, { marker, generation: link.generation }, { remoteId: link.remoteId, remoteVersion: link.remoteVersion });
     }
-    await writeLink(ctx, change.itemKey, { state: 'removed', remoteId: null, remoteVersion: null, lastError: null, syncedAt: new Date() });
+    await ctx.outcomes.put(ctx, change.itemKey, { state: 'removed', remoteId: null, remoteVersion: null, lastError: null, syncedAt: new Date() });
     return 'deleted';
   }
   if (change.op === 'update' && link?.remoteId) {
@@ -140,7 +147,7 @@ async function applyChange(ctx: ChangeContext, change: PlanChangeRow, link: Even
 }
 
 async function writeSynced(ctx: ChangeContext, change: PlanChangeRow, ref: RemoteRef, generation: number) {
-  await writeLink(ctx, change.itemKey, {
+  await ctx.outcomes.put(ctx, change.itemKey, {
     state: 'synced',
     remoteId: ref.remoteId,
     remoteVersion: ref.remoteVersion,
@@ -150,6 +157,62 @@ async function writeSynced(ctx: ChangeContext, change: PlanChangeRow, ref: Remot
     lastError: null,
     syncedAt: new Date(),
   });
+}
+
+/** How many outcome writes are grouped into one statement, and how old the oldest may get before it is written. */
+export const LINK_FLUSH_ROWS = 50;
+export const LINK_FLUSH_MS = 1_000;
+
+type LinkInsert = typeof eventLinks.$inferInsert;
+type LinkWriter = ReturnType<typeof linkWriter>;
+
+const LINK_KEY = [eventLinks.adminId, eventLinks.provider, eventLinks.itemKey];
+/** On conflict every other column takes the new row's value: rows are complete (merged with the known link). */
+const LINK_UPDATE = Object.fromEntries(
+  Object.entries(getTableColumns(eventLinks))
+    .filter(([, col]) => !LINK_KEY.some((k) => k.name === col.name))
+    .map(([key, col]) => [key, sql.raw(`excluded.${col.name}`)]),
+);
+
+/**
+ * Buffers outcome writes of one batch: one multi-row upsert per group instead of one statement per event
+ * (the per-event statement was most of a batch's own CPU time). Rows are merged with the link as loaded at
+ * the start of the batch (a batch changes each item once), so each row is complete. Only outcomes go through here: losing a group in a crash repeats
+ * idempotent provider calls, never skips one.
+ */
+function linkWriter(db: Db, known: ReadonlyMap<string, EventLinkRow>) {
+  let pending = new Map<string, LinkInsert>();
+  let oldest = 0;
+  async function flush() {
+    if (!pending.size) return;
+    const rows = [...pending.values()];
+    pending = new Map();
+    await db.insert(eventLinks).values(rows).onConflictDoUpdate({ target: LINK_KEY, set: LINK_UPDATE });
+  }
+  return {
+    async put(ctx: ChangeContext, itemKey: string, values: Partial<LinkInsert>) {
+      const row: LinkInsert = {
+        generation: 1,
+        remoteId: null,
+        remoteVersion: null,
+        contentHash: null,
+        lastError: null,
+        itemStartsAt: null,
+        syncedAt: null,
+        ...known.get(itemKey),
+        ...values,
+        adminId: ctx.adminId,
+        provider: ctx.runProvider,
+        itemKey,
+        state: values.state ?? known.get(itemKey)?.state ?? 'synced',
+        lastRunId: ctx.runId,
+      };
+      if (!pending.size) oldest = Date.now();
+      pending.set(itemKey, row);
+      if (pending.size >= LINK_FLUSH_ROWS || Date.now() - oldest >= LINK_FLUSH_MS) await flush();
+    },
+    flush,
+  };
 }
 
 async function writeLink(ctx: ChangeContext, itemKey: string, values: Partial<typeof eventLinks.$inferInsert>) {

@@ -23,7 +23,7 @@ export interface Database {
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 
 /** `postgres://…` → PostgreSQL; `memory://` → in-memory PGlite; anything else is a PGlite data directory. */
-export async function openDatabase(target: { url?: string; dataDir?: string; onQuery?: () => void }): Promise<Database> {
+export async function openDatabase(target: { url?: string; dataDir?: string; onQuery?: (query: string) => void }): Promise<Database> {
   const logger = target.onQuery ? { logQuery: target.onQuery } : undefined;
   if (target.url && /^postgres(ql)?:\/\//.test(target.url)) return openPostgres(target.url, logger);
   const dir = target.url === 'memory://' ? undefined : (target.dataDir ?? '.data') + '/pglite';
@@ -42,7 +42,7 @@ export async function openDatabase(target: { url?: string; dataDir?: string; onQ
 // Several processes (API, workers) may start together: one migrates at a time under an advisory lock.
 const MIGRATION_LOCK = 715_202_611;
 
-async function openPostgres(url: string, logger?: { logQuery: () => void }): Promise<Database> {
+async function openPostgres(url: string, logger?: { logQuery: (query: string) => void }): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it on next use.

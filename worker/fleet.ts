@@ -49,6 +49,8 @@ export interface FleetOptions {
   db: Db;
   taskQueue: string;
   intervalMs: number;
+  /** See AdminSyncInput.maxHistoryEvents; unset = the workflow's default. */
+  maxHistoryEvents?: number;
   namespace: string;
   temporalUiUrl?: string;
   logger?: Logger;
@@ -107,7 +109,7 @@ export function createFleet(opts: FleetOptions) {
   }
 
   async function ensureStarted(adminId: string, start: { paused?: { reason: PauseReason; message: string } } = {}) {
-    const input: AdminSyncInput = { adminId, intervalMs, pausedAtStart: start.paused ?? null };
+    const input: AdminSyncInput = { adminId, intervalMs, pausedAtStart: start.paused ?? null, ...(opts.maxHistoryEvents ? { maxHistoryEvents: opts.maxHistoryEvents } : {}) };
     await bounded('start', () =>
       client.workflow.start('adminCalendarSync', {
         workflowId: adminWorkflowId(adminId),

@@ -43,6 +43,7 @@ export function fleetFromConfig(config: Config, parts: { client: Client; db: Db;
     db: parts.db,
     taskQueue: config.CALENDAR_SYNC_TASK_QUEUE,
     intervalMs: config.CALENDAR_SYNC_INTERVAL_SECONDS * 1000,
+    maxHistoryEvents: config.CALENDAR_SYNC_MAX_HISTORY_EVENTS,
     namespace: parts.namespace,
     temporalUiUrl: parts.temporalUiUrl ?? config.TEMPORAL_UI_URL,
     logger: parts.logger,

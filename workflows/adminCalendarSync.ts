@@ -75,9 +75,18 @@ export interface CarriedState {
   lastCycleEndedAt: number | null;
 }
 
+/** About 90 idle cycles (an idle cycle adds ~20 events) per run of the workflow. */
+export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
+
 export interface AdminSyncInput {
   adminId: string;
   intervalMs: number;
+  /**
+   * Continue as new once the history holds this many events (default DEFAULT_MAX_HISTORY_EVENTS), or
+   * earlier when the server suggests it. Short histories keep a cached workflow's memory bounded (the
+   * worker holds every event's state machine of the open run) and replays fast.
+   */
+  maxHistoryEvents?: number;
   /** Start paused (e.g. the integration is disabled when the admin opts in). */
   pausedAtStart?: Paused | null;
   carried?: CarriedState;
@@ -242,7 +251,9 @@ export async function adminCalendarSync(input: AdminSyncInput): Promise<void> {
   setHandler(statusQuery, status);
 
   const info = () => workflowInfo();
-  const canSuggested = () => info().continueAsNewSuggested;
+  const historyLimit = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
+  // At least one cycle per run, so a limit below a run's opening events cannot loop on continue-as-new.
+  const timeToContinue = () => info().continueAsNewSuggested || (completedCycles > 0 && info().historyLength >= historyLimit);
 
   /** One cycle: plan, apply, record. Never throws except for cancellation of the whole workflow. */
   async function runCycle(mode: 'sync' | 'remove-all', trigger: string): Promise<void> {
@@ -329,18 +340,18 @@ export async function adminCalendarSync(input: AdminSyncInput): Promise<void> {
   }
 
   publish();
-  while (!s.stop && !canSuggested()) {
+  while (!s.stop && !timeToContinue()) {
     if (s.paused || s.blocked) {
-      await condition(() => (!s.paused && !s.blocked) || !!s.stop || canSuggested());
+      await condition(() => (!s.paused && !s.blocked) || !!s.stop || timeToContinue());
       continue;
     }
     if (s.pendingApproval) {
       await approveHeld(s.pendingApproval);
       continue;
     }
-    const wake = () => s.pendingSync || !!s.pendingApproval || !!s.stop || !!s.paused || canSuggested();
+    const wake = () => s.pendingSync || !!s.pendingApproval || !!s.stop || !!s.paused || timeToContinue();
     const woke = s.lastCycleEndedAt === null ? (await condition(wake), true) : await condition(wake, Math.max(1, s.lastCycleEndedAt + intervalMs - Date.now()), { summary: 'wait for the next sync' });
-    if (s.stop || s.paused || canSuggested() || s.pendingApproval) continue;
+    if (s.stop || s.paused || timeToContinue() || s.pendingApproval) continue;
     const trigger = woke && s.pendingSync ? 'requested' : 'interval';
     s.pendingSync = false;
     await runCycle('sync', trigger);
@@ -351,5 +362,5 @@ export async function adminCalendarSync(input: AdminSyncInput): Promise<void> {
     if (s.stop.removeEvents) await runCycle('remove-all', 'stop');
     return;
   }
-  await continueAsNew<typeof adminCalendarSync>({ adminId, intervalMs, carried: s });
+  await continueAsNew<typeof adminCalendarSync>({ adminId, intervalMs, ...(input.maxHistoryEvents ? { maxHistoryEvents: input.maxHistoryEvents } : {}), carried: s });
 }

@@ -7,7 +7,7 @@ export type DbKind = 'pglite' | 'postgres';
 export const defaultKind = (): DbKind => (process.env.DATABASE_URL ? 'postgres' : 'pglite');
 export const dbKinds: DbKind[] = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
 
-export async function openTestDatabase(kind: DbKind = defaultKind(), onQuery?: () => void): Promise<Database & { url: string | null }> {
+export async function openTestDatabase(kind: DbKind = defaultKind(), onQuery?: (query: string) => void): Promise<Database & { url: string | null }> {
   if (kind === 'pglite') {
     const database = await openDatabase({ url: 'memory://', onQuery });
     await database.migrate();

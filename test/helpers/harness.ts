@@ -24,6 +24,9 @@ export interface HarnessOptions {
   holdMin?: number;
   holdRatio?: number;
   batchSize?: number;
+  maxHistoryEvents?: number;
+  /** Sees every SQL statement the harness's database runs. */
+  onQuery?: (query: string) => void;
   providerFactory?: ActivityDeps['providerFactory'];
   /** Start no worker (e.g. the test runs workers in child processes). */
   noWorker?: boolean;
@@ -38,7 +41,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
   }
   const address = inject('temporalAddress');
   const workflowBundlePath = inject('workflowBundlePath');
-  const database = await openTestDatabase(opts.dbKind);
+  const database = await openTestDatabase(opts.dbKind, opts.onQuery);
   const db = database.db;
   const sealer = createSealer(randomBytes(32));
   const suffix = randomBytes(4).toString('hex');
@@ -46,7 +49,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
   const intervalMs = opts.intervalMs ?? 60 * 60_000;
-  const fleet = createFleet({ client, db, taskQueue, intervalMs, namespace: 'default', callTimeoutMs: 20_000 });
+  const fleet = createFleet({ client, db, taskQueue, intervalMs, maxHistoryEvents: opts.maxHistoryEvents, namespace: 'default', callTimeoutMs: 20_000 });
   const deps: ActivityDeps = {
     db,
     sealer,

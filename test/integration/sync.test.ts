@@ -6,6 +6,7 @@ import { createIcsProvider } from '../../activities/providers/ics';
 import type { CalendarProvider } from '../../activities/providers/types';
 import { adminSettings, feedEvents, integration } from '../../db/schema';
 import { adminWorkflowId } from '../../workflows/ids';
+import { statusQuery } from '../../workflows/messages';
 import { createHarness, type Harness } from '../helpers/harness';
 
 const inDays = (days: number, hour = 10) => {
@@ -88,6 +89,57 @@ describe('sync loop', () => {
     const again = await h.fleet.runNow(bob, 30_000);
     expect(again.counts).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 7 });
     expect(counting.calls).toEqual({ create: 7, update: 0, delete: 0 });
+  });
+
+  it('writes the links of a batch in groups, not one statement per event', async () => {
+    let linkWrites = 0;
+    h = await createHarness({ dbKind: 'pglite', batchSize: 200, onQuery: (q) => void (/^insert into "event_links"/i.test(q) && linkWrites++) });
+    const dana = await h.addAdmin('dana');
+    for (let i = 0; i < 120; i++) {
+      await h.putItem(`sysaid:sr:${i}:due`, { adminId: dana, type: 'sr_due', title: `SR ${i}`, timing: { kind: 'deadline', atUtc: inDays(1 + (i % 20)) }, statusClass: 'open' });
+    }
+    await h.fleet.ensureStarted(dana);
+    const first = await h.eventually(async () => (await h.fleet.status(dana))?.lastRun, 30_000, 'first run');
+    expect(first.counts).toMatchObject({ created: 120, failed: 0 });
+    const links = await h.links(dana);
+    expect(links).toHaveLength(120);
+    expect(links.every((l) => l.state === 'synced' && l.remoteId && l.contentHash && l.lastRunId === first.runId)).toBe(true);
+    // 50 rows per statement (more only if a group waited over a second on a slow machine), instead of 120.
+    expect(linkWrites).toBeGreaterThanOrEqual(3);
+    expect(linkWrites).toBeLessThanOrEqual(12);
+    // The next run sees every link: nothing to do.
+    const again = await h.fleet.runNow(dana, 30_000);
+    expect(again.counts).toMatchObject({ created: 0, updated: 0, unchanged: 120 });
+  });
+
+  it('continues as new at the history limit, carrying totals and creating nothing twice', async () => {
+    const counting = countingIcs();
+    h = await createHarness({ dbKind: 'pglite', providerFactory: counting.factory, intervalMs: 200, maxHistoryEvents: 60 });
+    const cara = await h.addAdmin('cara');
+    await h.putItem('sysaid:sr:1:due', { adminId: cara, type: 'sr_due', title: 'SR 1', timing: { kind: 'deadline', atUtc: inDays(1) }, statusClass: 'open' });
+    await h.fleet.ensureStarted(cara);
+    const handle = h.client.workflow.getHandle(adminWorkflowId(cara));
+    const firstRunId = (await handle.describe()).runId;
+    // Runs on the interval until the history passes 60 events, then continues as new.
+    const next = await h.eventually(async () => {
+      const d = await handle.describe();
+      return d.runId !== firstRunId && d.runId;
+    }, 60_000, 'continue-as-new');
+    const first = await h.client.workflow.getHandle(adminWorkflowId(cara), firstRunId).fetchHistory();
+    const events = first.events ?? [];
+    expect(events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    // The limit is checked between cycles: the run ends within one cycle's events of it.
+    expect(events.length).toBeGreaterThanOrEqual(60);
+    expect(events.length).toBeLessThan(60 + 40);
+    const runsBefore = (await h.runs(cara)).length;
+    // The new run keeps the totals and goes on syncing without re-creating the event.
+    const status = await h.eventually(async () => {
+      const st = await h.client.workflow.getHandle(adminWorkflowId(cara), next).query(statusQuery);
+      return st.totals.runs > runsBefore && st;
+    }, 30_000, 'a run in the continued workflow');
+    expect(status.totals.created).toBe(1);
+    expect(counting.calls).toEqual({ create: 1, update: 0, delete: 0 });
+    expect((await h.feed(cara)).map((e) => e.event.title)).toEqual(['Due: SR 1']);
   });
 
   it('holds deletes when the source reads empty, and applies them once approved', async () => {
