@@ -2,7 +2,8 @@
 // survive a crash (a delete about to happen) is written before the call; outcomes are written behind it in
 // groups (LINK_FLUSH_ROWS rows or LINK_FLUSH_MS), so a retry after a crash repeats at most one group's
 // calls, which the provider answers with the same event.
-import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { insertRows } from '../db/bulk';
 import type { Db } from '../db/client';
 import { getIntegration } from '../db/repositories';
 import { admins, eventLinks, planChanges, syncRuns, type EventLinkRow, type PlanChangeRow } from '../db/schema';
@@ -62,6 +63,7 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
   const outcomes = linkWriter(db, links);
   const counts: BatchCounts = { created: 0, updated: 0, deleted: 0, failed: 0 };
   let done = 0;
+  let lastBeat = 0;
   // An earlier attempt of this activity already applied these (its link carries this run's id).
   const todo = changes.filter((c) => !appliedInRun(c, links.get(c.itemKey)));
 
@@ -78,7 +80,13 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
       }
       throw err;
     } finally {
-      deps.heartbeat({ done: ++done, total: changes.length });
+      done++;
+      // Progress at most once a second: each heartbeat is encoded and handed to the SDK, which sends one
+      // per 80 % of the heartbeat timeout anyway; per change this cost more than the link write.
+      if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS || done === todo.length) {
+        lastBeat = Date.now();
+        deps.heartbeat({ done, total: changes.length });
+      }
     }
   };
 
@@ -159,20 +167,16 @@ async function writeSynced(ctx: ChangeContext, change: PlanChangeRow, ref: Remot
   });
 }
 
+const HEARTBEAT_EVERY_MS = 1_000;
+
 /** How many outcome writes are grouped into one statement, and how old the oldest may get before it is written. */
-export const LINK_FLUSH_ROWS = 50;
-export const LINK_FLUSH_MS = 1_000;
+export const LINK_FLUSH_ROWS = 100;
+export const LINK_FLUSH_MS = 5_000;
 
 type LinkInsert = typeof eventLinks.$inferInsert;
 type LinkWriter = ReturnType<typeof linkWriter>;
 
 const LINK_KEY = [eventLinks.adminId, eventLinks.provider, eventLinks.itemKey];
-/** On conflict every other column takes the new row's value: rows are complete (merged with the known link). */
-const LINK_UPDATE = Object.fromEntries(
-  Object.entries(getTableColumns(eventLinks))
-    .filter(([, col]) => !LINK_KEY.some((k) => k.name === col.name))
-    .map(([key, col]) => [key, sql.raw(`excluded.${col.name}`)]),
-);
 
 /**
  * Buffers outcome writes of one batch: one multi-row upsert per group instead of one statement per event
@@ -187,7 +191,8 @@ function linkWriter(db: Db, known: ReadonlyMap<string, EventLinkRow>) {
     if (!pending.size) return;
     const rows = [...pending.values()];
     pending = new Map();
-    await db.insert(eventLinks).values(rows).onConflictDoUpdate({ target: LINK_KEY, set: LINK_UPDATE });
+    // On conflict every other column takes the new row's value: rows are complete (merged with the known link).
+    await insertRows(db, eventLinks, rows, { upsertOn: LINK_KEY });
   }
   return {
     async put(ctx: ChangeContext, itemKey: string, values: Partial<LinkInsert>) {

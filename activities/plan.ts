@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db/client';
+import { insertRows } from '../db/bulk';
 import { getIntegration, loadAdminSyncSettings } from '../db/repositories';
 import { eventLinks, planChanges, syncRuns } from '../db/schema';
 import { FAILURE } from './failures';
@@ -164,7 +165,7 @@ export async function planSync(deps: PlanDeps, input: PlanSyncInput): Promise<Pl
       workflowId: input.workflowId,
       workflowRunId: input.workflowRunId,
     });
-    for (let i = 0; i < rows.length; i += 500) await tx.insert(planChanges).values(rows.slice(i, i + 500));
+    await insertRows(tx, planChanges, rows);
   });
   return {
     status: 'planned',

@@ -7,7 +7,9 @@ import type { CalendarItem } from '../../activities/sync/types';
 import { takeBudget } from '../../activities/sources/sysaid/client';
 import { sysaidSettingsSchema } from '../../activities/sources/sysaid/settings';
 import { getIntegration, getSourceConfig } from '../../db/repositories';
-import { admins } from '../../db/schema';
+import { insertRows } from '../../db/bulk';
+import { admins, adminSettings, eventLinks, planChanges } from '../../db/schema';
+import { and, eq } from 'drizzle-orm';
 import { dbKinds, openTestDatabase } from '../helpers/db';
 
 const item = (key: string, over: Partial<CalendarItem> = {}): CalendarItem => ({
@@ -91,6 +93,42 @@ describe.each(dbKinds)('database on %s', (kind) => {
       await ics.delete(mailbox, identity, first);
       await ics.delete(mailbox, identity, first);
       expect(renderFeed('Alice', await loadFeedEvents(database.db, 'alice')).match(/BEGIN:VEVENT/g)).toHaveLength(1);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('inserts and upserts rows in one statement with exact values (text, jsonb, timestamps, nulls)', async () => {
+    const database = await openTestDatabase(kind);
+    try {
+      const { db } = database;
+      const runId = '0b7f9a52-52a4-4b8f-9a3e-3f0d8a1f2c11';
+      const event = { title: 'Quote " backslash \\ emoji 📅 and \u00e9', nested: { list: [1, null, 'x'], empty: {} } };
+      const at = new Date('2027-03-28T01:30:00.123Z');
+      await insertRows(db, planChanges, [
+        { runId, seq: 0, batchNo: 0, itemKey: 'sysaid:sr:1:due', op: 'create', reason: 'new', state: 'pending', event, contentHash: 'h1', itemStartsAt: at },
+        { runId, seq: 1, batchNo: null, itemKey: "sysaid:sr:2:due'; drop table plan_changes; --", op: 'delete', reason: 'gone', state: 'held', event: null, contentHash: null, itemStartsAt: null },
+      ]);
+      const rows = await db.select().from(planChanges).where(eq(planChanges.runId, runId)).orderBy(planChanges.seq);
+      expect(rows).toEqual([
+        { runId, seq: 0, batchNo: 0, itemKey: 'sysaid:sr:1:due', op: 'create', reason: 'new', state: 'pending', event, contentHash: 'h1', itemStartsAt: at, error: null },
+        { runId, seq: 1, batchNo: null, itemKey: "sysaid:sr:2:due'; drop table plan_changes; --", op: 'delete', reason: 'gone', state: 'held', event: null, contentHash: null, itemStartsAt: null, error: null },
+      ]);
+
+      // Upsert: the existing row takes every given column, a new row is added, other rows are untouched.
+      const link = { adminId: 'alice', provider: 'ics', remoteId: 'r1', remoteVersion: 'v1', contentHash: 'h1', generation: 1, state: 'synced' as const, lastError: null, itemStartsAt: at, lastRunId: runId, syncedAt: at };
+      await insertRows(db, eventLinks, [{ ...link, itemKey: 'a' }, { ...link, itemKey: 'b' }], { upsertOn: [eventLinks.adminId, eventLinks.provider, eventLinks.itemKey] });
+      await insertRows(db, eventLinks, [{ ...link, itemKey: 'a', remoteVersion: 'v2', generation: 3, state: 'removed', remoteId: null }, { ...link, itemKey: 'c' }], { upsertOn: [eventLinks.adminId, eventLinks.provider, eventLinks.itemKey] });
+      const links = await db.select().from(eventLinks).where(and(eq(eventLinks.adminId, 'alice'), eq(eventLinks.provider, 'ics'))).orderBy(eventLinks.itemKey);
+      expect(links.map((l) => [l.itemKey, l.state, l.remoteId, l.remoteVersion, l.generation])).toEqual([
+        ['a', 'removed', null, 'v2', 3],
+        ['b', 'synced', 'r1', 'v1', 1],
+        ['c', 'synced', 'r1', 'v1', 1],
+      ]);
+      expect(links[0]!.syncedAt).toEqual(at);
+
+      // A column type it cannot carry is refused by name, not written wrongly.
+      await expect(insertRows(db, adminSettings, [{ adminId: 'alice', itemTypes: ['sr_due'] }])).rejects.toThrow(/item_types/);
     } finally {
       await database.close();
     }
