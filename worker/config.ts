@@ -32,7 +32,7 @@ const envSchema = z.object({
   CALENDAR_SYNC_DELETE_HOLD_MIN: z.coerce.number().int().min(0).default(25),
   CALENDAR_SYNC_DELETE_HOLD_RATIO: z.coerce.number().min(0).max(1).default(0.5),
   /** An admin workflow continues as new after this many history events (bounds worker memory and replay time). */
-  CALENDAR_SYNC_MAX_HISTORY_EVENTS: z.coerce.number().int().min(100).max(50_000).default(2_000),
+  CALENDAR_SYNC_MAX_HISTORY_EVENTS: z.coerce.number().int().min(100).max(50_000).default(200),
   /** Changes per applyBatch activity. */
   CALENDAR_SYNC_BATCH_SIZE: positiveInt(200),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
