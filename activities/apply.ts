@@ -60,7 +60,7 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
         )
     : [];
   const links = new Map(linkRows.map((l) => [l.itemKey, l]));
-  const outcomes = linkWriter(db, links);
+  const outcomes = linkWriter(db, links, { adminId: run.adminId, provider: run.provider, runId: run.id });
   const counts: BatchCounts = { created: 0, updated: 0, deleted: 0, failed: 0 };
   let done = 0;
   let lastBeat = 0;
@@ -81,8 +81,8 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
       throw err;
     } finally {
       done++;
-      // Progress at most once a second: each heartbeat is encoded and handed to the SDK, which sends one
-      // per 80 % of the heartbeat timeout anyway; per change this cost more than the link write.
+      // Progress at most once a second: each heartbeat is encoded and handed to the SDK (a per-change cost in
+      // the profile), which sends one per 80 % of the heartbeat timeout anyway.
       if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS || done === todo.length) {
         lastBeat = Date.now();
         deps.heartbeat({ done, total: changes.length });
@@ -98,7 +98,7 @@ export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promi
     rethrowAsFailure(err);
   }
   await outcomes.flush();
-  // One write for the whole batch: each change's own link write already made it durable.
+  // One write for the whole batch: the links flushed above made each change durable.
   await db
     .update(planChanges)
     .set({ state: 'done' })
@@ -131,7 +131,7 @@ async function applyChange(ctx: ChangeContext, change: PlanChangeRow, link: Even
       await writeLink(ctx, change.itemKey, { state: 'removing' });
       await provider.delete(mailbox, { marker, generation: link.generation }, { remoteId: link.remoteId, remoteVersion: link.remoteVersion });
     }
-    await ctx.outcomes.put(ctx, change.itemKey, { state: 'removed', remoteId: null, remoteVersion: null, lastError: null, syncedAt: new Date() });
+    await ctx.outcomes.put(change.itemKey, { state: 'removed', remoteId: null, remoteVersion: null, lastError: null, syncedAt: new Date() });
     return 'deleted';
   }
   if (change.op === 'update' && link?.remoteId) {
@@ -155,7 +155,7 @@ async function applyChange(ctx: ChangeContext, change: PlanChangeRow, link: Even
 }
 
 async function writeSynced(ctx: ChangeContext, change: PlanChangeRow, ref: RemoteRef, generation: number) {
-  await ctx.outcomes.put(ctx, change.itemKey, {
+  await ctx.outcomes.put(change.itemKey, {
     state: 'synced',
     remoteId: ref.remoteId,
     remoteVersion: ref.remoteVersion,
@@ -181,10 +181,10 @@ const LINK_KEY = [eventLinks.adminId, eventLinks.provider, eventLinks.itemKey];
 /**
  * Buffers outcome writes of one batch: one multi-row upsert per group instead of one statement per event
  * (the per-event statement was most of a batch's own CPU time). Rows are merged with the link as loaded at
- * the start of the batch (a batch changes each item once), so each row is complete. Only outcomes go through here: losing a group in a crash repeats
- * idempotent provider calls, never skips one.
+ * the start of the batch (a batch changes each item once), so each row is complete. Only outcomes go
+ * through here: losing a group in a crash repeats idempotent provider calls, never skips one.
  */
-function linkWriter(db: Db, known: ReadonlyMap<string, EventLinkRow>) {
+function linkWriter(db: Db, known: ReadonlyMap<string, EventLinkRow>, batch: { adminId: string; provider: string; runId: string }) {
   let pending = new Map<string, LinkInsert>();
   let oldest = 0;
   async function flush() {
@@ -195,7 +195,7 @@ function linkWriter(db: Db, known: ReadonlyMap<string, EventLinkRow>) {
     await insertRows(db, eventLinks, rows, { upsertOn: LINK_KEY });
   }
   return {
-    async put(ctx: ChangeContext, itemKey: string, values: Partial<LinkInsert>) {
+    async put(itemKey: string, values: Partial<LinkInsert>) {
       const row: LinkInsert = {
         generation: 1,
         remoteId: null,
@@ -206,11 +206,11 @@ function linkWriter(db: Db, known: ReadonlyMap<string, EventLinkRow>) {
         syncedAt: null,
         ...known.get(itemKey),
         ...values,
-        adminId: ctx.adminId,
-        provider: ctx.runProvider,
+        adminId: batch.adminId,
+        provider: batch.provider,
         itemKey,
         state: values.state ?? known.get(itemKey)?.state ?? 'synced',
-        lastRunId: ctx.runId,
+        lastRunId: batch.runId,
       };
       if (!pending.size) oldest = Date.now();
       pending.set(itemKey, row);

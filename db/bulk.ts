@@ -11,6 +11,8 @@ interface Executor {
   execute(query: SQL): PromiseLike<unknown>;
 }
 
+const SUPPORTED = new Set(['text', 'uuid', 'integer', 'boolean', 'timestamp with time zone', 'jsonb']);
+
 /** Rows per statement: bounds the size of one JSON parameter. */
 const CHUNK = 2_000;
 
@@ -48,5 +50,3 @@ export async function insertRows<T extends PgTable>(db: Executor, table: T, rows
     await db.execute(sql`insert into ${table} (${list}) select ${list} from json_populate_recordset(null::${table}, ${json}::json)${conflict}`);
   }
 }
-
-const SUPPORTED = new Set(['text', 'uuid', 'integer', 'boolean', 'timestamp with time zone', 'jsonb']);
