@@ -6,7 +6,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { insertRows } from '../db/bulk';
 import type { Db } from '../db/client';
 import { getIntegration } from '../db/repositories';
-import { admins, eventLinks, planChanges, syncRuns, type EventLinkRow, type PlanChangeRow } from '../db/schema';
+import { admins, eventLinks, planChanges, syncRuns, type EventLinkRow, type IntegrationRow, type PlanChangeRow } from '../db/schema';
 import { ownershipMarker } from './sync/items';
 import type { ExportedEvent, ProviderName, RunCounts } from './sync/types';
 import { isProviderError } from './providers/errors';
@@ -15,7 +15,8 @@ import { configurationFailure, rethrowAsFailure } from './failures';
 
 export interface ApplyDeps {
   db: Db;
-  provider: (protocol: ProviderName) => Promise<CalendarProvider>;
+  /** The provider for a protocol; `integration` is the row the caller has just read (saves reading it again). */
+  provider: (protocol: ProviderName, integration?: IntegrationRow) => Promise<CalendarProvider>;
   heartbeat: (details: unknown) => void;
   /** Aborted when Temporal cancels the activity (pause, stop). */
   signal?: AbortSignal;
@@ -30,12 +31,12 @@ export type BatchCounts = Pick<RunCounts, 'created' | 'updated' | 'deleted' | 'f
 
 export async function applyBatch(deps: ApplyDeps, input: ApplyBatchInput): Promise<BatchCounts> {
   const { db } = deps;
-  const [run] = await db.select().from(syncRuns).where(eq(syncRuns.id, input.runId));
-  if (!run) throw configurationFailure(`Sync run ${input.runId} does not exist.`);
-  const [admin] = await db.select().from(admins).where(eq(admins.id, run.adminId));
+  const [found] = await db.select({ run: syncRuns, admin: admins }).from(syncRuns).leftJoin(admins, eq(admins.id, syncRuns.adminId)).where(eq(syncRuns.id, input.runId));
+  if (!found) throw configurationFailure(`Sync run ${input.runId} does not exist.`);
+  const { run, admin } = found;
   if (!admin) throw configurationFailure(`Admin ${run.adminId} no longer exists.`);
   const integration = await getIntegration(db);
-  const provider = await deps.provider(run.provider as ProviderName);
+  const provider = await deps.provider(run.provider as ProviderName, integration);
   const mailbox: Mailbox = { adminId: admin.id, email: admin.email, timeZone: admin.timeZone };
 
   // What is still pending; below, changes an earlier attempt already applied are skipped too.
@@ -291,20 +292,19 @@ export async function finishRun(deps: { db: Db }, input: FinishRunInput): Promis
     .where(eq(planChanges.runId, input.runId))
     .groupBy(planChanges.op, planChanges.state);
   const n = (op: string, state: string) => rows.filter((r) => r.op === op && r.state === state).reduce((s, r) => s + Number(r.n), 0);
-  const [run] = await db.select().from(syncRuns).where(eq(syncRuns.id, input.runId));
-  if (!run) throw configurationFailure(`Sync run ${input.runId} does not exist.`);
-  const counts: RunCounts = {
-    created: n('create', 'done'),
-    updated: n('update', 'done'),
-    deleted: n('delete', 'done'),
-    unchanged: run.unchanged,
-    failed: rows.filter((r) => r.state === 'failed').reduce((s, r) => s + Number(r.n), 0),
-    heldDeletes: n('delete', 'held'),
-  };
-  await db
+  const created = n('create', 'done');
+  const updated = n('update', 'done');
+  const deleted = n('delete', 'done');
+  const failed = rows.filter((r) => r.state === 'failed').reduce((s, r) => s + Number(r.n), 0);
+  const heldDeletes = n('delete', 'held');
+  // One statement records the counts and returns what the rest needs (the run's admin, provider, unchanged).
+  const [run] = await db
     .update(syncRuns)
-    .set({ ...counts, finishedAt: new Date(), error: input.error })
-    .where(eq(syncRuns.id, input.runId));
+    .set({ created, updated, deleted, failed, heldDeletes, finishedAt: new Date(), error: input.error })
+    .where(eq(syncRuns.id, input.runId))
+    .returning({ adminId: syncRuns.adminId, provider: syncRuns.provider, unchanged: syncRuns.unchanged });
+  if (!run) throw configurationFailure(`Sync run ${input.runId} does not exist.`);
+  const counts: RunCounts = { created, updated, deleted, unchanged: run.unchanged, failed, heldDeletes };
   const [failedItems] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(eventLinks)

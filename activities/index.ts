@@ -2,6 +2,7 @@
 // provider); production passes real clients. Workflows import only the type.
 import { activityInfo, cancellationSignal, Context, heartbeat } from '@temporalio/activity';
 import type { Db } from '../db/client';
+import type { IntegrationRow } from '../db/schema';
 import { getIntegration, integrationSecrets } from '../db/repositories';
 import type { Sealer } from '../db/seal';
 import type { SyncFleet } from '../worker/fleet';
@@ -34,9 +35,12 @@ export function createActivities(deps: ActivityDeps) {
   // One provider per integration version per worker, so SDK clients and their token caches are reused.
   let cached: { version: number; provider: CalendarProvider } | null = null;
 
-  /** Secrets are read here, inside the activity, from the DB: never from workflow input or history. */
-  async function providerFor(protocol: ProviderName): Promise<CalendarProvider> {
-    const integration = await getIntegration(deps.db);
+  /**
+   * Secrets are read here, inside the activity, from the DB: never from workflow input or history. A caller
+   * that has just read the integration row passes it, which saves the query.
+   */
+  async function providerFor(protocol: ProviderName, current?: IntegrationRow): Promise<CalendarProvider> {
+    const integration = current ?? (await getIntegration(deps.db));
     if (integration.protocol !== protocol) {
       throw configurationFailure(`The integration's protocol changed from ${protocol} to ${integration.protocol} during this run; the next run uses the new one.`);
     }
@@ -56,7 +60,7 @@ export function createActivities(deps: ActivityDeps) {
     source,
     policy: deps.policy,
     batchSize: deps.batchSize,
-    listManaged: async (protocol, mailbox, window) => (await providerFor(protocol)).listManaged(mailbox, window),
+    listManaged: async (integration, mailbox, window) => (await providerFor(integration.protocol as ProviderName, integration)).listManaged(mailbox, window),
   };
 
   return {

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db/client';
 import { insertRows } from '../db/bulk';
 import { getIntegration, loadAdminSyncSettings } from '../db/repositories';
-import { eventLinks, planChanges, syncRuns } from '../db/schema';
+import { eventLinks, planChanges, syncRuns, type IntegrationRow } from '../db/schema';
 import { FAILURE } from './failures';
 import type { Mailbox, ManagedEvent } from './providers/types';
 import type { ItemSource } from './sources/types';
@@ -20,7 +20,7 @@ export interface PlanDeps {
   batchSize: number;
   now?: () => Date;
   /** The admin's events as the calendar has them, for drift checks (absent: no drift check, e.g. previews). */
-  listManaged?: (protocol: ProviderName, mailbox: Mailbox, window: SyncWindow) => Promise<ManagedEvent[]>;
+  listManaged?: (integration: IntegrationRow, mailbox: Mailbox, window: SyncWindow) => Promise<ManagedEvent[]>;
 }
 
 export interface PlanSyncInput {
@@ -57,12 +57,22 @@ interface ComputedPlan {
   drift: { missing: number; edited: number };
 }
 
-/** The diff for one admin, with nothing written: shared by planSync and the API's preview. */
-export async function computePlan(deps: PlanDeps, adminId: string, opts: { mode: 'sync' | 'remove-all'; retryFailed: boolean }): Promise<ComputedPlan | 'admin-not-found'> {
+type AdminSyncSettingsRow = NonNullable<Awaited<ReturnType<typeof loadAdminSyncSettings>>>;
+
+/**
+ * The diff for one admin, with nothing written: shared by planSync and the API's preview. A caller that has
+ * just read the integration and the admin's settings passes them (`loaded`), which saves two queries.
+ */
+export async function computePlan(
+  deps: PlanDeps,
+  adminId: string,
+  opts: { mode: 'sync' | 'remove-all'; retryFailed: boolean },
+  loaded?: { integration: IntegrationRow; settings: AdminSyncSettingsRow },
+): Promise<ComputedPlan | 'admin-not-found'> {
   const { db, source, policy } = deps;
-  const settings = await loadAdminSyncSettings(db, adminId);
+  const settings = loaded?.settings ?? (await loadAdminSyncSettings(db, adminId));
   if (!settings) return 'admin-not-found';
-  const integration = await getIntegration(db);
+  const integration = loaded?.integration ?? (await getIntegration(db));
   const provider = integration.protocol as ProviderName;
   const window = syncWindow((deps.now ?? (() => new Date()))(), settings.daysBack, settings.daysForward);
   const linkRows = await db
@@ -85,7 +95,7 @@ export async function computePlan(deps: PlanDeps, adminId: string, opts: { mode:
   const windowItems = await source.listItems(adminId, window);
   const lookUp = keysToLookUp(links, new Set(windowItems.map((i) => i.key)), window);
   const movedItems = await source.getItems(adminId, lookUp);
-  const managed = await managedEvents(deps, provider, integration, settings, window);
+  const managed = await managedEvents(deps, integration, settings, window);
   const repairDrift = integration.settings.driftPolicy !== 'leave';
   const diff = diffItems({ items: [...windowItems, ...movedItems], links, settings, window, retryFailed: opts.retryFailed, managed, repairDrift });
   const activeLinks = links.filter((l) => l.state !== 'removed').length;
@@ -96,14 +106,13 @@ export async function computePlan(deps: PlanDeps, adminId: string, opts: { mode:
 /** This admin's events in the calendar (by our marker), as remote id → version; null when not checked. */
 async function managedEvents(
   deps: PlanDeps,
-  provider: ProviderName,
-  integration: { installationId: string },
+  integration: IntegrationRow,
   settings: { adminId: string; email: string; timeZone: string },
   window: SyncWindow,
 ): Promise<Map<string, string | null> | null> {
   if (!deps.listManaged) return null;
   const prefix = `${integration.installationId}/${settings.adminId}/`;
-  const events = await deps.listManaged(provider, { adminId: settings.adminId, email: settings.email, timeZone: settings.timeZone }, window);
+  const events = await deps.listManaged(integration, { adminId: settings.adminId, email: settings.email, timeZone: settings.timeZone }, window);
   return new Map(events.filter((e) => e.marker.startsWith(prefix)).map((e) => [e.remoteId, e.remoteVersion]));
 }
 
@@ -127,7 +136,7 @@ export async function planSync(deps: PlanDeps, input: PlanSyncInput): Promise<Pl
     if (!integration.enabled) return { status: 'integration-disabled' };
     if (!settings.syncEnabled) return { status: 'sync-disabled' };
   }
-  const plan = await computePlan(deps, input.adminId, input);
+  const plan = await computePlan(deps, input.adminId, input, { integration, settings });
   if (plan === 'admin-not-found') throw ApplicationFailure.create({ type: FAILURE.adminNotFound, message: `Admin ${input.adminId} no longer exists.`, nonRetryable: true });
 
   const held = (c: PlannedChange) => plan.verdict.hold && isHeldByGuard(c);
@@ -150,23 +159,29 @@ export async function planSync(deps: PlanDeps, input: PlanSyncInput): Promise<Pl
       itemStartsAt: c.itemStartsAt ? new Date(c.itemStartsAt) : null,
     };
   });
-  await db.transaction(async (tx) => {
-    await tx.insert(syncRuns).values({
-      id: runId,
-      adminId: input.adminId,
-      provider: plan.provider,
-      trigger: input.trigger,
-      mode: input.mode,
-      unchanged: plan.unchanged,
-      heldDeletes: counts.held,
-      sourceItems: plan.sourceItems,
-      driftMissing: plan.drift.missing,
-      driftEdited: plan.drift.edited,
-      workflowId: input.workflowId,
-      workflowRunId: input.workflowRunId,
+  const run = {
+    id: runId,
+    adminId: input.adminId,
+    provider: plan.provider,
+    trigger: input.trigger,
+    mode: input.mode,
+    unchanged: plan.unchanged,
+    heldDeletes: counts.held,
+    sourceItems: plan.sourceItems,
+    driftMissing: plan.drift.missing,
+    driftEdited: plan.drift.edited,
+    workflowId: input.workflowId,
+    workflowRunId: input.workflowRunId,
+  };
+  if (rows.length === 0) {
+    // Nothing to apply (most cycles): one statement, no transaction around it.
+    await db.insert(syncRuns).values(run);
+  } else {
+    await db.transaction(async (tx) => {
+      await tx.insert(syncRuns).values(run);
+      await insertRows(tx, planChanges, rows);
     });
-    await insertRows(tx, planChanges, rows);
-  });
+  }
   return {
     status: 'planned',
     runId,
