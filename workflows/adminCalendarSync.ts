@@ -7,7 +7,9 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -53,6 +55,19 @@ const provider = proxyActivities<Activities>({
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 12, nonRetryableErrorTypes: NON_RETRYABLE },
   summary: 'apply batch',
 });
+
+/**
+ * Recording a run's counts is a few statements: a local activity, run by the worker that finished the cycle,
+ * recorded as a marker in the history. Saves an activity task round trip through the server and one
+ * workflow task per cycle (6 history events), which is most of an idle cycle's cost.
+ */
+const local = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  localRetryThreshold: '10 seconds',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+/** Histories recorded before finishRun became local replay the activity; new ones take the local one. */
+const FINISH_RUN_LOCAL = 'finish-run-local';
 
 export interface Paused {
   reason: PauseReason;
@@ -299,7 +314,8 @@ export async function adminCalendarSync(input: AdminSyncInput): Promise<void> {
   }
 
   async function recordRun(runId: string, trigger: string, startedAt: string, error: string | null, held: boolean) {
-    const counts = await CancellationScope.nonCancellable(() => db.finishRun({ runId, error }));
+    const finishRun = patched(FINISH_RUN_LOCAL) ? local.finishRun : db.finishRun;
+    const counts = await CancellationScope.nonCancellable(() => finishRun({ runId, error }));
     s.lastRun = { runId, trigger, startedAt, finishedAt: new Date().toISOString(), counts, error };
     s.failedItems = counts.failedItems;
     s.totals = {

@@ -131,6 +131,12 @@ describe('sync loop', () => {
     // The limit is checked between cycles: the run ends within one cycle's events of it.
     expect(events.length).toBeGreaterThanOrEqual(60);
     expect(events.length).toBeLessThan(60 + 40);
+    // Each cycle's counts are recorded by a local activity (a marker), not an activity task through the server.
+    const scheduled = events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+    expect(scheduled).toContain('planSync');
+    expect(scheduled).not.toContain('finishRun');
+    const localMarkers = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+    expect(localMarkers).toBe(scheduled.filter((n) => n === 'planSync').length);
     const runsBefore = (await h.runs(cara)).length;
     // The new run keeps the totals and goes on syncing without re-creating the event.
     const status = await h.eventually(async () => {
