@@ -131,15 +131,17 @@ async function main() {
   if (needsCli) env.TEMPORAL_CLI = ensureTemporalCli();
   const bin = (name) => path.join(ROOT, 'node_modules', '.bin', name);
 
-  if (command === 'test') {
-    if (!env.DATABASE_URL) {
-      if (await reachable(5432)) {
-        env.DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
-        say(`PostgreSQL answers on 127.0.0.1:5432: database tests run on PGlite and PostgreSQL (${env.DATABASE_URL})`);
-      } else {
-        say('no PostgreSQL on 127.0.0.1:5432 (set DATABASE_URL to use one): database tests run on PGlite only');
-      }
+  // Tests run on PGlite and, when a server answers, PostgreSQL too; the benchmark measures on PostgreSQL
+  // (production's database) when it can, PGlite otherwise (it runs on the worker's own thread: slower).
+  if ((command === 'test' || command === 'bench') && !env.DATABASE_URL) {
+    if (await reachable(5432)) {
+      env.DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+      say(`PostgreSQL answers on 127.0.0.1:5432: ${command === 'test' ? 'database tests run on PGlite and PostgreSQL' : 'the benchmark uses it'} (${env.DATABASE_URL})`);
+    } else {
+      say(`no PostgreSQL on 127.0.0.1:5432 (set DATABASE_URL to use one): ${command === 'test' ? 'database tests run on PGlite only' : 'the benchmark uses embedded PGlite'}`);
     }
+  }
+  if (command === 'test') {
     say('type-checking (tsc --noEmit)');
     const tsc = await run(bin('tsc'), ['--noEmit', '-p', '.'], env);
     if (tsc !== 0) fail('type-checking failed (see above).');
