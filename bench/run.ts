@@ -1,7 +1,8 @@
 // `npm run bench`: what one worker does against the Graph emulator (30 ms per request, 4 in flight per
 // mailbox), printed as a table and written as JSON to bench/results/. The emulator runs in a process of its
 // own (bench/graphProcess.ts), as a real mailbox would be elsewhere; the worker, the plain-loop baseline and
-// the bench driver share this process. The database is DATABASE_URL (`npm run bench` sets PostgreSQL when one
+// the bench driver share this process. Besides, our own bookkeeping per admin-run (planSync + applyBatch called
+// directly, the provider answering at once) is measured apart. The database is DATABASE_URL (`npm run bench` sets PostgreSQL when one
 // answers on 127.0.0.1:5432) or embedded PGlite. Options:
 //   --admins N --items N      initial-sync fleet (default 100 × 200)
 //   --repeat N                rounds of initial sync + plain-loop baseline, interleaved; the ratio reported is
@@ -27,7 +28,10 @@ import { graphSettingsSchema } from '../activities/providers/graph/settings';
 import { saveItem, saveItems } from '../activities/sources/builtin';
 import { renderEvent } from '../activities/sync/render';
 import type { CalendarItem } from '../activities/sync/types';
-import { runPool } from '../activities/apply';
+import { applyBatch, runPool } from '../activities/apply';
+import { planSync } from '../activities/plan';
+import type { CalendarProvider } from '../activities/providers/types';
+import { createBuiltinSource } from '../activities/sources/builtin';
 import { getIntegration } from '../db/repositories';
 import { admins, adminSettings, integration, syncRuns } from '../db/schema';
 import { createSealer } from '../db/seal';
@@ -275,6 +279,47 @@ async function main() {
     return baselineMs;
   }
 
+  // 4b. Our own bookkeeping per admin-run, without Temporal and without the provider: planSync and applyBatch
+  // called directly, the provider answering at once. CPU of this thread, median over the admins.
+  {
+    const n = Math.min(50, nAdmins);
+    const ids = Array.from({ length: n }, (_, i) => `cost-${i}`);
+    await db.insert(admins).values(ids.map((id) => ({ id, displayName: id, email: `${id}@bench.test`, timeZone: 'Europe/Berlin' })));
+    await db.insert(adminSettings).values(ids.map((id) => ({ adminId: id, syncEnabled: true, itemTypes: ['sr_due'], daysBack: 30, daysForward: 400 })));
+    await saveItems(db, ids.flatMap((id) => Array.from({ length: nItems }, (_, j) => benchItem(id, j, 'v1'))));
+    let nextId = 0;
+    const instant: CalendarProvider = {
+      name: 'microsoft365',
+      mailboxConcurrency: 4,
+      create: async () => ({ remoteId: `r${nextId++}`, remoteVersion: 'v1' }),
+      update: async (_m, _i, ref) => ref,
+      delete: async () => undefined,
+      listManaged: async () => [],
+      testConnection: async () => [],
+    };
+    const batchSize = Number(process.env.BENCH_BATCH ?? loadConfig({}).CALENDAR_SYNC_BATCH_SIZE);
+    const planDeps = { db, source: createBuiltinSource(db), policy: { holdMin: 25, holdRatio: 0.5 }, batchSize, listManaged: async () => [] };
+    const planMs: number[] = [];
+    const applyMs: number[] = [];
+    let costQueries = 0;
+    for (const id of ids) {
+      const q0 = queries;
+      let c0 = process.cpuUsage();
+      const plan = await planSync(planDeps, { adminId: id, trigger: 'bench', mode: 'sync', retryFailed: false, workflowId: 'bench', workflowRunId: 'bench' });
+      planMs.push(cpuS(c0) * 1000);
+      if (plan.status !== 'planned') throw new Error(`own cost: plan for ${id} is ${plan.status}`);
+      c0 = process.cpuUsage();
+      for (let b = 0; b < plan.batches; b++) await applyBatch({ db, provider: async () => instant, heartbeat() {} }, { runId: plan.runId, batchNo: b });
+      applyMs.push(cpuS(c0) * 1000);
+      costQueries += queries - q0;
+    }
+    record('own cost', `admins × items (provider answering at once)`, `${n} × ${nItems}`);
+    record('own cost', 'plan CPU ms per admin-run, median', pct(planMs, 50));
+    record('own cost', 'apply CPU ms per admin-run, median', pct(applyMs, 50));
+    record('own cost', 'µs per event (plan + apply)', ((pct(planMs, 50) + pct(applyMs, 50)) * 1000) / nItems);
+    record('own cost', 'DB queries per admin-run', costQueries / n);
+  }
+
   // 5. The ceiling: one mailbox, 4 in flight, `latency` ms each.
   const nSingle = Number(args.single);
   const s = await fleetRun('single', 1, nSingle);
@@ -311,6 +356,7 @@ async function main() {
     await idle.waitRuns(nIdle * c, 10 * 60_000);
     (globalThis as { gc?: () => void }).gc?.();
     rss.push(process.memoryUsage().rss / 2 ** 20);
+    say(`idle fleet: cycle ${c} of ${cycles}, RSS ${Math.round(rss.at(-1)!)} MiB`);
   }
   record('idle fleet', 'admins × cycles', `${nIdle} × ${cycles} (every ${idleIntervalMs / 1000} s)`);
   record('idle fleet', 'RSS after cycle 1 / last, MiB', `${Math.round(rss[0]!)} / ${Math.round(rss.at(-1)!)}`);

@@ -30,12 +30,15 @@ describe('benchmark (smoke size)', () => {
       expect(value('steady', 'provider writes')).toBe(0);
       expect(value('steady', 'provider reads per admin')).toBe(1);
       expect(value('initial', 'provider requests per event')).toBeLessThan(1.5);
+      // Our own bookkeeping without the provider: plan + apply of 5 items each, in a few queries.
+      expect(value('own cost', 'DB queries per admin-run')).toBeGreaterThanOrEqual(10);
+      expect(value('own cost', 'DB queries per admin-run')).toBeLessThanOrEqual(20);
       // Two rounds of initial sync + plain loop, each a ratio; the median is the one judged.
       const perRound = String(value('baseline', 'ours ÷ baseline per round')).split(' ').map(Number);
       expect(perRound).toHaveLength(2);
       expect(perRound.every((r) => r > 0)).toBe(true);
       expect(value('baseline', 'ours ÷ baseline, median of 2 rounds')).toBeCloseTo((perRound[0]! + perRound[1]!) / 2, 1);
-      expect(new Set(rows.map((r) => r.scenario))).toEqual(new Set(['initial', 'steady', 'incremental', 'baseline', 'single mailbox', 'idle fleet']));
+      expect(new Set(rows.map((r) => r.scenario))).toEqual(new Set(['initial', 'steady', 'incremental', 'baseline', 'own cost', 'single mailbox', 'idle fleet']));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
