@@ -122,6 +122,10 @@ async function main() {
   const native = await NativeConnection.connect({ address: server.address });
   const sealer = createSealer(randomBytes(32));
   const latency = Number(args.latency);
+  const defaults = loadConfig({});
+  // The worker's batch size and delete guard, shared by the fleets and the own-cost scenario.
+  const batchSize = Number(process.env.BENCH_BATCH ?? defaults.CALENDAR_SYNC_BATCH_SIZE);
+  const policy = { holdMin: 25, holdRatio: 0.5 };
 
   async function fleetRun(name: string, nAdmins: number, nItems: number, intervalMs = 60 * 60_000) {
     const taskQueue = `bench-${name}-${randomBytes(3).toString('hex')}`;
@@ -133,9 +137,9 @@ async function main() {
     await db.insert(admins).values(ids.map((id) => ({ id, displayName: id, email: `${id}@bench.test`, timeZone: 'Europe/Berlin' })));
     await db.insert(adminSettings).values(ids.map((id) => ({ adminId: id, syncEnabled: true, itemTypes: ['sr_due'], daysBack: 30, daysForward: 400 })));
     await saveItems(db, ids.flatMap((id) => Array.from({ length: nItems }, (_, j) => benchItem(id, j, 'v1'))));
-    const maxHistoryEvents = Number(args['max-history'] ?? loadConfig({}).CALENDAR_SYNC_MAX_HISTORY_EVENTS);
+    const maxHistoryEvents = Number(args['max-history'] ?? defaults.CALENDAR_SYNC_MAX_HISTORY_EVENTS);
     const fleet = createFleet({ client, db, taskQueue, intervalMs, maxHistoryEvents, namespace: 'default', callTimeoutMs: 60_000 });
-    const worker = await createWorker({ connection: native, namespace: 'default', taskQueue, workflowBundlePath: bundlePath, deps: { db, sealer, policy: { holdMin: 25, holdRatio: 0.5 }, batchSize: Number(process.env.BENCH_BATCH ?? loadConfig({}).CALENDAR_SYNC_BATCH_SIZE), fleet } });
+    const worker = await createWorker({ connection: native, namespace: 'default', taskQueue, workflowBundlePath: bundlePath, deps: { db, sealer, policy, batchSize, fleet } });
     const running = worker.run();
     const finishedRuns = async () => Number((await db.select({ n: sql<number>`count(*)::int` }).from(syncRuns).where(and(isNotNull(syncRuns.finishedAt), sql`${syncRuns.adminId} like ${name + '-%'}`)))[0]!.n);
     const waitRuns = async (n: number, timeoutMs: number) => {
@@ -297,8 +301,7 @@ async function main() {
       listManaged: async () => [],
       testConnection: async () => [],
     };
-    const batchSize = Number(process.env.BENCH_BATCH ?? loadConfig({}).CALENDAR_SYNC_BATCH_SIZE);
-    const planDeps = { db, source: createBuiltinSource(db), policy: { holdMin: 25, holdRatio: 0.5 }, batchSize, listManaged: async () => [] };
+    const planDeps = { db, source: createBuiltinSource(db), policy, batchSize, listManaged: async () => [] };
     const planMs: number[] = [];
     const applyMs: number[] = [];
     let costQueries = 0;
