@@ -98,6 +98,12 @@ function ensureTemporalCli() {
   return bin;
 }
 
+/** Debian packages the tests drive as real servers and clients (chromium, radicale, vdirsyncer, prometheus). */
+function ensureDebianPackages() {
+  const res = spawnSync('bash', [path.join(ROOT, 'scripts', 'debian-packages.sh')], { cwd: ROOT, stdio: 'inherit' });
+  if (res.status !== 0) fail('the Debian packages the tests need are missing (see above).');
+}
+
 function reachable(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host, timeout: 1000 });
@@ -129,6 +135,7 @@ async function main() {
   const env = { ...process.env };
   const needsCli = command === 'test' || command === 'bench' || (command === 'start' && !process.env.TEMPORAL_ADDRESS);
   if (needsCli) env.TEMPORAL_CLI = ensureTemporalCli();
+  if (command === 'test' || command === 'bench') ensureDebianPackages();
   const bin = (name) => path.join(ROOT, 'node_modules', '.bin', name);
 
   // Tests run on PGlite and, when a server answers, PostgreSQL too; the benchmark measures on PostgreSQL
