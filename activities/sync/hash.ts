@@ -2,8 +2,11 @@
 import { createHash } from 'node:crypto';
 import type { ExportedEvent } from './types';
 
-/** Bump when rendering changes in a way that must rewrite every exported event. */
-export const RENDER_VERSION = 1;
+/**
+ * Bump when rendering changes in a way that must rewrite every exported event. 2: the zone rule for the
+ * times providers write (activities/sync/time.ts `wallTimes`) — events written before it could be hours off.
+ */
+export const RENDER_VERSION = 2;
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);

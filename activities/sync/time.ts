@@ -1,5 +1,6 @@
-// Time rules: instants in UTC, windows, zones, date arithmetic for all-day items. Pure, no I/O.
-import type { ItemTiming, SyncWindow } from './types';
+// Time rules: instants in UTC, windows, zones, date arithmetic for all-day items, and the wall-clock times
+// providers write. Pure, no I/O.
+import type { ExportedEvent, ItemTiming, SyncWindow } from './types';
 
 const DAY_MS = 86_400_000;
 
@@ -102,3 +103,63 @@ export function localDateTimeWithOffset(instantUtc: string, timeZone: string): s
   const abs = Math.abs(offsetMin);
   return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
 }
+
+export const UTC_ZONE = 'UTC';
+
+/**
+ * The runtime's canonical name of a zone: CLDR keeps the oldest spelling, the one every calendar service and
+ * zone table knows (Europe/Kyiv → Europe/Kiev, Asia/Kolkata → Asia/Calcutta, Etc/UTC → UTC).
+ */
+export function canonicalZone(timeZone: string): string {
+  return formatter(timeZone, false).resolvedOptions().timeZone;
+}
+
+/**
+ * Every instant at which a zone's clocks show a wall-clock time (`2027-11-07T01:30:00`), in ms: one; two in a
+ * repeated hour (DST ends); none in a skipped one (DST starts). Offsets are probed a day either side, so one
+ * zone change per two days is seen — more has never happened.
+ */
+export function instantsShowing(localIso: string, timeZone: string): number[] {
+  const wall = Date.parse(`${localIso}Z`);
+  const found = new Set<number>();
+  for (const probe of [wall - DAY_MS, wall + DAY_MS]) {
+    const t = wall - zoneOffsetMs(probe, timeZone);
+    if (localDateTime(new Date(t).toISOString(), timeZone) === localIso) found.add(t);
+  }
+  return [...found].sort((a, b) => a - b);
+}
+
+/** An event's start and end as wall-clock times in one zone, and the instants they stand for. */
+export interface WallTimes {
+  /** The zone the wall-clock times are in: the one asked for, or UTC. */
+  zone: string;
+  start: string;
+  end: string;
+  startUtc: string;
+  endUtc: string;
+}
+
+/**
+ * The wall-clock times a provider writes for an event, next to a zone name: in `zone` when each of them names
+ * its instant alone there and in every zone of `readWith` (the rules the calendar service applies to the name it
+ * is given); otherwise — a time in a repeated or skipped hour, a service whose rules differ, or `zone` null
+ * because the service has no name for the zone — the whole event in UTC. Never the one zone's times under
+ * another's name. All-day events: the midnights that begin their first day and follow their last.
+ */
+export function wallTimes(time: ExportedEvent['time'], zone: string | null, readWith: string[] = []): WallTimes {
+  const at = (z: string) =>
+    time.kind === 'timed'
+      ? [time.startUtc, time.endUtc].map((utc) => ({ local: localDateTime(utc, z), utc: Date.parse(utc) }))
+      : [time.startDate, time.endDateExclusive > time.startDate ? time.endDateExclusive : addDays(time.startDate, 1)].map((date) => {
+          const local = `${date}T00:00:00`;
+          const instants = instantsShowing(local, z);
+          return { local, utc: instants.length === 1 ? instants[0]! : NaN };
+        });
+  const namesAlone = (z: string, p: { local: string; utc: number }) => sameInstants(instantsShowing(p.local, z), [Math.floor(p.utc / 1000) * 1000]);
+  const inZone = zone === null ? null : at(zone);
+  const exact = inZone !== null && inZone.every((p) => [zone!, ...readWith].every((z) => namesAlone(z, p)));
+  const [start, end] = exact ? inZone : at(UTC_ZONE);
+  return { zone: exact ? zone! : UTC_ZONE, start: start!.local, end: end!.local, startUtc: new Date(start!.utc).toISOString(), endUtc: new Date(end!.utc).toISOString() };
+}
+
+const sameInstants = (a: number[], b: number[]) => a.length === b.length && a.every((t, i) => t === b[i]);

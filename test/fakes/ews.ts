@@ -6,14 +6,16 @@
 // items, extended properties returned only on request, ChangeKey conflicts, one response message per item,
 // strict XML parsing (malformed requests are answered with ErrorSchemaValidation, as Exchange does), gzip on
 // request, ServerVersionInfo on every reply, and scriptable faults (ErrorServerBusy as a 500 fault or per item).
+// Zone-less times are read in their Windows zone as Exchange reads them (test/fakes/zones.ts); a zone id Windows
+// does not have is refused with ErrorTimeZone.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { findIana } from 'windows-iana';
 import { testTls } from './tls';
+import { wallClockInstant, windowsZoneRules } from './zones';
 
 // Pure-JS MD4 and DES (Node's OpenSSL 3 has both disabled); both ship with @ewsjs/ntlm-client, untyped.
 const require = createRequire(import.meta.url);
@@ -103,6 +105,7 @@ const TEXT: Record<string, string> = {
   ErrorFolderNotFound: 'The specified folder could not be found in the store.',
   ErrorCalendarFolderIsInvalidForCalendarView: 'The folder is not a calendar folder.',
   ErrorInvalidRequest: 'The request is invalid.',
+  ErrorTimeZone: 'The time zone isn’t valid.',
 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -244,22 +247,14 @@ const bool = (s: string) => s.trim() === 'true' || s.trim() === '1';
 
 // ---------------------------------------------------------------------------------------------------------
 // Time: EWS dateTimes carry an offset ('Z' or ±hh:mm); one without is local time in the item's StartTimeZone
-// or the request's TimeZoneContext (Windows zone ids, mapped to IANA through windows-iana).
-function offsetMs(t: number, iana: string) {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: iana, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(t));
-  const p = (type: string) => Number(parts.find((x) => x.type === type)!.value);
-  return Date.UTC(p('year'), p('month') - 1, p('day'), p('hour'), p('minute'), p('second')) - Math.floor(t / 1000) * 1000;
-}
+// or the request's TimeZoneContext (Windows zone ids), read as Exchange reads it (test/fakes/zones.ts).
 function toUtcMs(raw: string, windowsZone: string | null): number {
   const v = raw.trim();
   if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:\d{2})?$/.test(v)) return NaN;
   if (/(Z|[+-]\d{2}:\d{2})$/.test(v)) return Date.parse(v);
-  const wall = Date.parse(`${v.includes('T') ? v : `${v}T00:00:00`}Z`);
-  const iana = windowsZone ? (windowsZone === 'UTC' ? 'Etc/UTC' : findIana(windowsZone)?.[0]) : undefined;
-  if (!iana) return wall;
-  let t = wall;
-  for (let k = 0; k < 3; k++) t = wall - offsetMs(t, iana); // converges except inside a DST gap
-  return t;
+  const local = v.includes('T') ? v : `${v}T00:00:00`;
+  const rules = windowsZone ? windowsZoneRules(windowsZone) : null;
+  return rules ? wallClockInstant(local, rules) : Date.parse(`${local}Z`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -582,6 +577,8 @@ export async function startEwsEmulator(opts: {
   /** Applies a patch; returns a response code when the result is invalid (the item is then left untouched). */
   function applyPatch(a: Appt, p: Patch, ctx: Ctx): string | null {
     const next = { ...a, ...p.fields, extended: { ...a.extended }, multi: new Set(a.multi) };
+    // Exchange knows the Windows zone ids of its own Windows: any other is refused.
+    if ([p.startTz, p.endTz].some((id) => id !== undefined && !windowsZoneRules(id))) return 'ErrorTimeZone';
     const tz = p.startTz ?? a.timeZone ?? ctx.tzContext;
     next.timeZone = p.startTz ?? a.timeZone ?? ctx.tzContext;
     for (const [raw, key, zone] of [[p.startRaw, 'start', tz], [p.endRaw, 'end', p.endTz ?? tz]] as const) {
@@ -860,6 +857,7 @@ export async function startEwsEmulator(opts: {
     const sid = kid(kid(header, 'ExchangeImpersonation'), 'ConnectingSID');
     const impersonated = (kid(sid, 'SmtpAddress') ?? kid(sid, 'PrimarySmtpAddress') ?? kid(sid, 'PrincipalName'))?.text.trim().toLowerCase();
     const tzContext = kid(kid(header, 'TimeZoneContext'), 'TimeZoneDefinition')?.attrs.Id ?? null;
+    if (tzContext && !windowsZoneRules(tzContext)) return sendFault(res, log, new Fault('ErrorTimeZone', TEXT.ErrorTimeZone!));
     const ctx: Ctx = { principal, actAs: null, impersonating: !!sid, tzContext };
     if (sid) {
       log.mailbox = impersonated ?? null;

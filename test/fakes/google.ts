@@ -12,6 +12,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { testTls } from './tls';
+import { wallClockInstant } from './zones';
 
 export interface ServiceAccount {
   clientEmail: string;
@@ -154,29 +155,15 @@ const newEventId = () => Array.from(randomBytes(26), (b) => BASE32HEX[b & 31]).j
 
 // ---- time handling -------------------------------------------------------------------------------------
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function validZone(tz: unknown): tz is string {
-  // Intl also accepts offsets such as '+01:00'; Google wants an IANA name.
-  if (typeof tz !== 'string' || !/^[A-Za-z]/.test(tz)) return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The zone's UTC offset (ms) at an instant. */
-function zoneOffset(instant: number, tz: string): number {
-  let f = formatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
-    formatters.set(tz, f);
-  }
-  const parts = Object.fromEntries(f.formatToParts(new Date(instant)).map((p) => [p.type, Number(p.value)]));
-  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
-  return wall - Math.floor(instant / 1000) * 1000;
-}
+/**
+ * The zone names Google's calendar knows. Google keeps each zone under its long-standing name and learns new
+ * spellings late: after tz 2022b renamed Europe/Kiev to Europe/Kyiv, Google answered "Invalid time zone
+ * definition" to Europe/Kyiv for months. The emulator knows the runtime's canonical names only (CLDR keeps the
+ * oldest spelling of each zone), UTC and the fixed-offset Etc/GMT±N zones, so a client that passes other spellings
+ * through fails here first.
+ */
+const GOOGLE_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', ...Array.from({ length: 27 }, (_, i) => (i === 14 ? 'Etc/GMT' : `Etc/GMT${i < 14 ? '-' : '+'}${Math.abs(i - 14)}`))]);
+const validZone = (tz: unknown): tz is string => typeof tz === 'string' && GOOGLE_ZONES.has(tz);
 
 /** UTC midnight of a real calendar date, or null. */
 function dateInstant(s: string): number | null {
@@ -199,10 +186,7 @@ function dateTimeInstant(s: string, tz?: string): number | null {
     const sign = m[8][0] === '-' ? -1 : 1;
     return wall - sign * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4, 6))) * 60_000;
   }
-  if (!tz) return null;
-  // Two passes settle the offset next to a DST change.
-  const first = wall - zoneOffset(wall, tz);
-  return wall - zoneOffset(first, tz);
+  return tz ? wallClockInstant(s, tz) : null;
 }
 
 interface Bound {

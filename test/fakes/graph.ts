@@ -4,11 +4,14 @@
 // 7-digit fractional seconds and new changeKeys per write, transactionId de-duplication, single-value
 // extended properties (stored, echoed only under $expand, filterable with Any()), all-day validation,
 // page size 10 with absolute @odata.nextLink, the MailboxConcurrency 429 above 4 requests in flight per
-// mailbox, and scriptable faults. Times are returned as stored (no Prefer: outlook.timezone conversion).
+// mailbox, and scriptable faults. Times are returned as stored (no Prefer: outlook.timezone conversion); each
+// start and end is read in its Windows zone as Outlook reads it (test/fakes/zones.ts), an id Windows does not
+// have is refused with TimeZoneNotSupportedException, and the instants are kept for tests to check.
 import { randomBytes, randomUUID } from 'node:crypto';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { testTls } from './tls';
+import { wallClockInstant, windowsZoneRules } from './zones';
 
 export interface GraphApp {
   secret: string;
@@ -39,6 +42,9 @@ export interface StoredEvent {
   transactionId: string | null;
   props: Record<string, unknown>;
   extended: Record<string, string>;
+  /** The instants Graph read from start and end in their zones (ISO-8601 UTC). */
+  startUtc: string;
+  endUtc: string;
 }
 
 const now7 = () => new Date().toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
@@ -174,20 +180,24 @@ export async function startGraphEmulator(opts: { tenants: Record<string, Record<
     ...(expandId && e.extended[expandId] !== undefined ? { singleValueExtendedProperties: [{ id: expandId, value: e.extended[expandId] }] } : {}),
   });
 
-  /** Validates what Graph validates for the fields we write; returns an error message or null. */
-  function invalid(props: Record<string, unknown>): string | null {
+  /** Validates what Graph validates for the times we write; the instants they name, or Graph's error. */
+  function readTimes(props: Record<string, unknown>): { startUtc: string; endUtc: string } | { code: string; message: string } {
     const start = props.start as { dateTime?: string; timeZone?: string } | undefined;
     const end = props.end as { dateTime?: string; timeZone?: string } | undefined;
-    if (!start?.dateTime || !end?.dateTime || !start.timeZone || !end.timeZone) return 'Start and End must both be set with a dateTime and a timeZone.';
-    const s = Date.parse(`${start.dateTime.slice(0, 19)}Z`);
-    const e = Date.parse(`${end.dateTime.slice(0, 19)}Z`);
-    if (Number.isNaN(s) || Number.isNaN(e)) return 'Cannot convert the literal to the expected type Edm.DateTimeOffset.';
-    if (props.isAllDay) {
-      if (!/T00:00:00(\.0+)?$/.test(start.dateTime) || !/T00:00:00(\.0+)?$/.test(end.dateTime)) return 'The start and end of an event marked as All day must be set to midnight.';
-      if (e - s < 86_400_000) return 'The duration of an event marked as All day must be at least 24 hours.';
+    if (!start?.dateTime || !end?.dateTime || !start.timeZone || !end.timeZone) return { code: 'ErrorInvalidRequest', message: 'Start and End must both be set with a dateTime and a timeZone.' };
+    const local = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?$/;
+    if (!local.test(start.dateTime) || !local.test(end.dateTime)) return { code: 'ErrorInvalidRequest', message: 'Cannot convert the literal to the expected type Edm.DateTimeOffset.' };
+    for (const zone of [start.timeZone, end.timeZone]) {
+      if (!windowsZoneRules(zone)) return { code: 'TimeZoneNotSupportedException', message: `A valid TimeZone value must be specified. The following TimeZone value is not supported: '${zone}'.` };
     }
-    if (e < s) return 'The end of the event must be after its start.';
-    return null;
+    const s = wallClockInstant(start.dateTime.slice(0, 23), windowsZoneRules(start.timeZone)!);
+    const e = wallClockInstant(end.dateTime.slice(0, 23), windowsZoneRules(end.timeZone)!);
+    if (props.isAllDay) {
+      if (!/T00:00:00(\.0+)?$/.test(start.dateTime) || !/T00:00:00(\.0+)?$/.test(end.dateTime)) return { code: 'ErrorInvalidRequest', message: 'The start and end of an event marked as All day must be set to midnight.' };
+      if (Date.parse(`${end.dateTime.slice(0, 10)}Z`) - Date.parse(`${start.dateTime.slice(0, 10)}Z`) < 86_400_000) return { code: 'ErrorInvalidRequest', message: 'The duration of an event marked as All day must be at least 24 hours.' };
+    }
+    if (e < s) return { code: 'ErrorCalendarEndDateIsEarlierThanStartDate', message: 'The end date you entered occurs before the start date.' };
+    return { startUtc: new Date(s).toISOString(), endUtc: new Date(e).toISOString() };
   }
 
   async function calendarRoute(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, url: URL, rest: string[], mb: { events: Map<string, StoredEvent>; calendars: Array<{ id: string; name: string }> }, raw: string) {
@@ -218,8 +228,8 @@ export async function startGraphEmulator(opts: { tenants: Record<string, Record<
       const txn = typeof body.transactionId === 'string' ? body.transactionId : null;
       const existing = txn ? [...mb.events.values()].find((e) => e.transactionId === txn) : undefined;
       if (existing) return send(res, 201, eventJson(existing, null));
-      const problem = invalid(body);
-      if (problem) return graphError(res, 400, 'ErrorInvalidRequest', problem);
+      const times = readTimes(body);
+      if ('code' in times) return graphError(res, 400, times.code, times.message);
       const { singleValueExtendedProperties, transactionId: _t, ...props } = body as { singleValueExtendedProperties?: Array<{ id: string; value: string }> } & Record<string, unknown>;
       const event: StoredEvent = {
         id: newId(),
@@ -230,6 +240,7 @@ export async function startGraphEmulator(opts: { tenants: Record<string, Record<
         transactionId: txn,
         props,
         extended: Object.fromEntries((singleValueExtendedProperties ?? []).map((p) => [p.id, p.value])),
+        ...times,
       };
       mb.events.set(event.id, event);
       return send(res, 201, eventJson(event, null));
@@ -261,9 +272,10 @@ export async function startGraphEmulator(opts: { tenants: Record<string, Record<
       if (Array.isArray(body.attendees) && body.attendees.length) invitationsSent += body.attendees.length;
       const { singleValueExtendedProperties, ...props } = body as { singleValueExtendedProperties?: Array<{ id: string; value: string }> } & Record<string, unknown>;
       const merged = { ...event.props, ...props };
-      const problem = invalid(merged);
-      if (problem) return graphError(res, 400, 'ErrorInvalidRequest', problem);
+      const times = readTimes(merged);
+      if ('code' in times) return graphError(res, 400, times.code, times.message);
       event.props = merged;
+      Object.assign(event, times);
       for (const p of singleValueExtendedProperties ?? []) event.extended[p.id] = p.value;
       event.changeKey = newChangeKey();
       event.lastModifiedDateTime = now7();
@@ -291,8 +303,9 @@ export async function startGraphEmulator(opts: { tenants: Record<string, Record<
     deleteEvent: (mailbox: string, id: string) => box(mailbox).events.delete(id),
     editEvent(mailbox: string, id: string, props: Record<string, unknown>) {
       const e = box(mailbox).events.get(id)!;
-      e.props = { ...e.props, ...props };
-      e.changeKey = newChangeKey();
+      const times = readTimes({ ...e.props, ...props });
+      if ('code' in times) throw new Error(times.message);
+      Object.assign(e, times, { props: { ...e.props, ...props }, changeKey: newChangeKey() });
     },
     addFault: (fault: GraphFault) => faults.push(fault),
     clearFaults: () => (faults.length = 0),

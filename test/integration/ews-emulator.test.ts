@@ -470,6 +470,15 @@ describe('EWS emulator driven by ews-javascript-api', () => {
     const berlin = await create('<t:TimeZoneContext><t:TimeZoneDefinition Id="W. Europe Standard Time"/></t:TimeZoneContext>', basic());
     expect(berlin.text).toContain('<m:ResponseCode>NoError</m:ResponseCode>');
     expect(e.appointments(SVC)[0]).toMatchObject({ start: '2024-07-01T08:00:00.000Z', end: '2024-07-01T09:00:00.000Z', timeZone: 'W. Europe Standard Time' });
+    // A local time in a repeated hour counts once, with the earlier offset (02:30 CEST on 31 October 2027);
+    // a zone id Windows does not have is refused, in the item or in TimeZoneContext.
+    const zoned = (zone: string, start: string, end: string) =>
+      raw(e, { headers: { authorization: basic() }, body: soap('', `<m:CreateItem SendMeetingInvitations="SendToNone"><m:Items><t:CalendarItem><t:Subject>Zoned</t:Subject><t:Start>${start}</t:Start><t:End>${end}</t:End><t:StartTimeZone Id="${zone}"/><t:EndTimeZone Id="${zone}"/></t:CalendarItem></m:Items></m:CreateItem>`) });
+    expect((await zoned('W. Europe Standard Time', '2027-10-31T02:30:00', '2027-10-31T03:30:00')).text).toContain('<m:ResponseCode>NoError</m:ResponseCode>');
+    expect(e.appointments(SVC).find((a) => a.subject === 'Zoned')).toMatchObject({ start: '2027-10-31T00:30:00.000Z', end: '2027-10-31T02:30:00.000Z' });
+    expect((await zoned('Kyiv Standard Time', '2027-10-31T02:30:00', '2027-10-31T03:30:00')).text).toContain('<m:ResponseCode>ErrorTimeZone</m:ResponseCode>');
+    const badContext = await create('<t:TimeZoneContext><t:TimeZoneDefinition Id="Europe/Berlin"/></t:TimeZoneContext>', basic());
+    expect([badContext.status, /<faultcode[^>]*>a:(\w+)</.exec(badContext.text)?.[1]]).toEqual([500, 'ErrorTimeZone']);
 
     // Bearer (Exchange Online app-only): the impersonation header is mandatory.
     const token = 'Bearer eyJ0eXAiOiJKV1QifQ.app.sig';

@@ -199,6 +199,8 @@ describe('Google emulator: events', () => {
       [{ date: '2027-01-01' }, { date: '2027-01-01' }, 'timeRangeEmpty', 'The specified time range is empty.'],
       [{ dateTime: '2027-01-01T10:00:00' }, { dateTime: '2027-01-01T11:00:00Z' }, 'required', 'Missing time zone definition for start time.'],
       [{ dateTime: '2027-01-01T10:00:00', timeZone: 'Mars/Olympus' }, { dateTime: '2027-01-01T11:00:00Z' }, 'invalid', 'Invalid time zone definition for start time.'],
+      // A newer spelling of a known zone, as Google answered after the Kiev → Kyiv rename.
+      [{ dateTime: '2027-01-01T10:00:00', timeZone: 'Europe/Kyiv' }, { dateTime: '2027-01-01T11:00:00Z' }, 'invalid', 'Invalid time zone definition for start time.'],
       [{ date: '2027-01-01' }, { dateTime: '2027-01-02T00:00:00Z' }, 'invalid', 'Start and end times must either both be date or both be dateTime.'],
       [{ date: '2027-02-30' }, { date: '2027-03-01' }, 'invalid', 'Invalid start time.'],
     ];
@@ -211,7 +213,11 @@ describe('Google emulator: events', () => {
     const ok = await cal.events.insert({ calendarId: 'primary', requestBody: { start: { dateTime: '2027-03-28T02:30:00', timeZone: 'Europe/Berlin' }, end: { dateTime: '2027-03-28T03:30:00', timeZone: 'Europe/Berlin' } } });
     expect(ok.status).toBe(200);
     expect((await cal.events.insert({ calendarId: 'primary', requestBody: timed('nolength00', '2027-01-01T10:00:00Z', '2027-01-01T10:00:00Z') })).status).toBe(200);
-    expect(emu.events(ALICE)).toHaveLength(2);
+    // A local time in a repeated hour counts once, with the earlier offset: 02:45 CEST (00:45 UTC) on 31 October
+    // 2027, before an end at 01:00 UTC (02:45 CET would be after it).
+    const repeated = await cal.events.insert({ calendarId: 'primary', requestBody: { start: { dateTime: '2027-10-31T02:45:00', timeZone: 'Europe/Berlin' }, end: { dateTime: '2027-10-31T01:00:00Z' } } });
+    expect(repeated.status).toBe(200);
+    expect(emu.events(ALICE)).toHaveLength(3);
   });
 
   it('changes the etag on every write and enforces If-Match and If-None-Match', async () => {

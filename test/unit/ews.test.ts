@@ -2,7 +2,7 @@
 // a provider error (real SDK errors from canned answers, no socket), times and zones, and XML escaping.
 import { CalendarView, DateTime, ExchangeService, ExchangeVersion, ServiceLocalException, TimeZoneInfo, Uri, WebCredentials, WellKnownFolderName, type IXHRApi } from 'ews-javascript-api';
 import { describe, expect, it } from 'vitest';
-import { ewsTimes, MARKER_PROPERTY, xmlText, zonedInstant } from '../../activities/providers/ews';
+import { ewsTimes, MARKER_PROPERTY, xmlText } from '../../activities/providers/ews';
 import { mapEwsError, type EwsErrorContext } from '../../activities/providers/ews/errors';
 import { accountName, ewsSecretProblems, ewsSettingsSchema } from '../../activities/providers/ews/settings';
 import { MARKER_PROPERTY_ID } from '../../activities/providers/graph';
@@ -78,11 +78,14 @@ describe('the EWS wire', () => {
     expect(ewsTimes(allDay('2027-02-10', '2027-02-10'), 'UTC')).toMatchObject({ startUtc: '2027-02-10T00:00:00.000Z', endUtc: '2027-02-11T00:00:00.000Z', zone: 'UTC' });
   });
 
-  it('finds the instant of a wall-clock time, taking the time after a DST gap', () => {
-    expect(zonedInstant('2027-07-01T00:00:00', 'America/New_York')).toBe('2027-07-01T04:00:00.000Z');
-    expect(zonedInstant('2027-01-01T00:00:00', 'Asia/Kolkata')).toBe('2026-12-31T18:30:00.000Z');
-    // Santiago skips from 00:00 to 01:00 on 5 September 2027.
-    expect(zonedInstant('2027-09-05T00:00:00', 'America/Santiago')).toBe('2027-09-05T04:00:00.000Z');
+  it('writes an event in UTC where the admin’s zone has no Windows zone or its time is in a repeated hour', () => {
+    // Antarctica/Troll (+00/+02) has no Windows zone: the all-day event runs midnight to midnight UTC.
+    expect(ewsTimes(allDay('2027-07-10', '2027-07-11'), 'Antarctica/Troll')).toEqual({ startUtc: '2027-07-10T00:00:00.000Z', endUtc: '2027-07-11T00:00:00.000Z', isAllDay: true, zone: 'UTC' });
+    // Santiago skips from 00:00 to 01:00 on 5 September 2027: that day has no midnight.
+    expect(ewsTimes(allDay('2027-09-05', '2027-09-06'), 'America/Santiago')).toMatchObject({ startUtc: '2027-09-05T00:00:00.000Z', zone: 'UTC' });
+    expect(ewsTimes(timed('2027-11-07T06:30:00Z', '2027-11-07T07:00:00Z', 'America/New_York'), 'America/New_York')).toMatchObject({ startUtc: '2027-11-07T06:30:00.000Z', zone: 'UTC' });
+    // Europe/Kyiv is CLDR's Europe/Kiev.
+    expect(ewsTimes(allDay('2027-07-10', '2027-07-11'), 'Europe/Kyiv')).toEqual({ startUtc: '2027-07-09T21:00:00.000Z', endUtc: '2027-07-10T21:00:00.000Z', isAllDay: true, zone: 'FLE Standard Time' });
   });
 });
 

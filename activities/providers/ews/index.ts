@@ -48,14 +48,13 @@ import {
 import type { Db } from '../../../db/client';
 import { admins, adminSettings } from '../../../db/schema';
 import { eventBodyText } from '../../sync/render';
-import { addDays, zoneOffsetMs } from '../../sync/time';
 import type { ExportedEvent, SyncWindow } from '../../sync/types';
 import { checklist, createAndDeleteProbe } from '../connection';
 import { entraClient } from '../entra';
 import { credentials, type ProviderError } from '../errors';
-import { windowsZone } from '../graph';
 import { fetchWith, tlsDispatcher } from '../http';
 import type { CalendarProvider, Mailbox, ManagedEvent, RemoteRef } from '../types';
+import { microsoftTimes } from '../windowsZones';
 import { ewsCode, mapEwsError, type EwsErrorContext } from './errors';
 import { accountName, type EwsSettings } from './settings';
 
@@ -87,32 +86,21 @@ export function xmlText(value: string): string {
     .replace(/"/g, '&quot;');
 }
 
-/** The instant a wall-clock time (`2027-03-28T00:00:00`) happens in a zone; inside a DST gap, the time after it. */
-export function zonedInstant(localIso: string, timeZone: string): string {
-  const wall = Date.parse(`${localIso}Z`);
-  const offsetAt = (t: number) => zoneOffsetMs(t, timeZone);
-  const first = wall - offsetAt(wall);
-  const second = wall - offsetAt(first);
-  // A DST change between the guesses: keep the one that shows this wall-clock time; in a gap, the later one.
-  const shows = (t: number) => wall - offsetAt(t) === t;
-  const t = shows(second) ? second : shows(first) ? first : Math.max(first, second);
-  return new Date(t).toISOString();
-}
-
 export interface EwsTimes {
   startUtc: string;
   endUtc: string;
   isAllDay: boolean;
-  /** Windows zone id for StartTimeZone/EndTimeZone: where Exchange puts an all-day event's midnights. */
+  /** Windows zone id for StartTimeZone/EndTimeZone: the zone Outlook shows the event in, and where an all-day event's midnights are. */
   zone: string;
 }
 
-/** Start and end as UTC instants, with the zone sent next to them (the worker's own zone never matters). */
+/**
+ * Start and end as UTC instants, with the zone sent next to them (the worker's own zone never matters). The
+ * instants are exact whatever the zone; the zone follows Graph's rule, so both write the same event.
+ */
 export function ewsTimes(event: ExportedEvent, adminTimeZone: string): EwsTimes {
-  const t = event.time;
-  if (t.kind === 'timed') return { startUtc: new Date(t.startUtc).toISOString(), endUtc: new Date(t.endUtc).toISOString(), isAllDay: false, zone: windowsZone(t.timeZone) };
-  const end = t.endDateExclusive > t.startDate ? t.endDateExclusive : addDays(t.startDate, 1);
-  return { startUtc: zonedInstant(`${t.startDate}T00:00:00`, adminTimeZone), endUtc: zonedInstant(`${end}T00:00:00`, adminTimeZone), isAllDay: true, zone: windowsZone(adminTimeZone) };
+  const t = microsoftTimes(event.time, event.time.kind === 'timed' ? event.time.timeZone : adminTimeZone);
+  return { startUtc: t.startUtc, endUtc: t.endUtc, isAllDay: event.time.kind === 'all_day', zone: t.windowsId };
 }
 
 /**

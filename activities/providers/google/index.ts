@@ -5,7 +5,7 @@ import { Gaxios } from 'gaxios';
 import { google, type calendar_v3 } from 'googleapis';
 import { fetch as undiciFetch } from 'undici';
 import { eventBodyText } from '../../sync/render';
-import { addDays, localDateTimeWithOffset } from '../../sync/time';
+import { addDays, canonicalZone, localDateTimeWithOffset, wallTimes } from '../../sync/time';
 import type { ExportedEvent } from '../../sync/types';
 import { itemRejected, type ProviderError } from '../errors';
 import { tlsDispatcher } from '../http';
@@ -52,20 +52,24 @@ export function googleEventId(identity: EventIdentity): string {
 /** `<installationId>/<adminId>` of a marker `<installationId>/<adminId>/<itemKey>`. */
 export const ownerOf = (marker: string) => marker.split('/', 2).join('/');
 
+/**
+ * Start and end for Google: dates for all-day events; otherwise the time with its offset (which makes the instant
+ * exact) in the admin's zone under its canonical name (Google knows every zone by its oldest spelling), or in UTC
+ * when a time falls in a repeated or skipped hour there.
+ */
+function googleTimes(t: ExportedEvent['time']): Pick<calendar_v3.Schema$Event, 'start' | 'end'> {
+  if (t.kind === 'all_day') return { start: { date: t.startDate }, end: { date: t.endDateExclusive > t.startDate ? t.endDateExclusive : addDays(t.startDate, 1) } };
+  const w = wallTimes(t, canonicalZone(t.timeZone));
+  const at = (utc: string) => ({ dateTime: localDateTimeWithOffset(utc, w.zone), timeZone: w.zone });
+  return { start: at(w.startUtc), end: at(w.endUtc) };
+}
+
 /** The Calendar API event for an exported event: no attendees, ever, so no invitation is ever sent. */
 export function googleEventBody(event: ExportedEvent, identity: EventIdentity): calendar_v3.Schema$Event {
-  const t = event.time;
-  const time =
-    t.kind === 'all_day'
-      ? { start: { date: t.startDate }, end: { date: t.endDateExclusive > t.startDate ? t.endDateExclusive : addDays(t.startDate, 1) } }
-      : {
-          start: { dateTime: localDateTimeWithOffset(t.startUtc, t.timeZone), timeZone: t.timeZone },
-          end: { dateTime: localDateTimeWithOffset(t.endUtc, t.timeZone), timeZone: t.timeZone },
-        };
   return {
     summary: event.title,
     description: eventBodyText(event),
-    ...time,
+    ...googleTimes(event.time),
     transparency: event.showAs === 'free' ? 'transparent' : 'opaque',
     visibility: event.sensitivity === 'private' ? 'private' : 'default',
     reminders: { useDefault: false, overrides: event.reminderMinutes !== null ? [{ method: 'popup', minutes: event.reminderMinutes }] : [] },

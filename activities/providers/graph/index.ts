@@ -1,14 +1,13 @@
 // Microsoft 365 through Microsoft Graph with application permissions (client credentials via msal-node).
 import { createHash } from 'node:crypto';
 import { AuthenticationHandler, Client, GraphError, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
-import { findWindows } from 'windows-iana';
 import { eventBodyText } from '../../sync/render';
-import { addDays, localDateTime } from '../../sync/time';
 import type { ExportedEvent, SyncWindow } from '../../sync/types';
 import { fetchWith, tlsDispatcher, tlsErrorCode } from '../http';
 import { checklist, createAndDeleteProbe } from '../connection';
 import { entraClient } from '../entra';
 import type { CalendarProvider, EventIdentity, Mailbox, ManagedEvent, RemoteRef } from '../types';
+import { microsoftTimes } from '../windowsZones';
 import { mapGraphError } from './errors';
 import type { GraphSettings } from './settings';
 
@@ -26,32 +25,11 @@ export function transactionIdFor(identity: EventIdentity): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-const windowsZones = new Map<string, string>();
-/** The Windows zone id for an IANA zone (looked up once per zone: the table search is not cheap). */
-export function windowsZone(iana: string): string {
-  let zone = windowsZones.get(iana);
-  if (!zone) {
-    zone = findWindows(iana)?.[0] ?? 'UTC';
-    windowsZones.set(iana, zone);
-  }
-  return zone;
-}
-
 /** The Graph event body for an exported event: no attendees, ever, so no invitation is ever sent. */
 export function graphEventBody(event: ExportedEvent, mailbox: Mailbox) {
-  const zone = windowsZone(mailbox.timeZone);
-  const time =
-    event.time.kind === 'all_day'
-      ? {
-          isAllDay: true,
-          start: { dateTime: `${event.time.startDate}T00:00:00`, timeZone: zone },
-          end: { dateTime: `${event.time.endDateExclusive > event.time.startDate ? event.time.endDateExclusive : addDays(event.time.startDate, 1)}T00:00:00`, timeZone: zone },
-        }
-      : {
-          isAllDay: false,
-          start: { dateTime: localDateTime(event.time.startUtc, event.time.timeZone), timeZone: windowsZone(event.time.timeZone) },
-          end: { dateTime: localDateTime(event.time.endUtc, event.time.timeZone), timeZone: windowsZone(event.time.timeZone) },
-        };
+  // Timed events carry the zone they were rendered in; all-day ones fall on the admin's dates.
+  const t = microsoftTimes(event.time, event.time.kind === 'timed' ? event.time.timeZone : mailbox.timeZone);
+  const time = { isAllDay: event.time.kind === 'all_day', start: { dateTime: t.start, timeZone: t.windowsId }, end: { dateTime: t.end, timeZone: t.windowsId } };
   return {
     subject: event.title,
     body: { contentType: 'text', content: eventBodyText(event) },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addDays, inWindow, isValidDate, isValidTimeZone, localDate, syncWindow, toUtcIso, windowInstant } from '../../../activities/sync/time';
+import { addDays, canonicalZone, instantsShowing, inWindow, isValidDate, isValidTimeZone, localDate, syncWindow, toUtcIso, wallTimes, windowInstant } from '../../../activities/sync/time';
+import type { ExportedEvent } from '../../../activities/sync/types';
 
 describe('time rules', () => {
   it('accepts IANA zones and rejects made-up ones', () => {
@@ -67,5 +68,44 @@ describe('time rules', () => {
     expect(windowInstant({ kind: 'timed', startUtc: '2026-05-01T10:00:00.000Z', endUtc: '2026-05-01T11:00:00.000Z' })).toBe('2026-05-01T10:00:00.000Z');
     expect(windowInstant({ kind: 'deadline', atUtc: '2026-05-01T15:00:00.000Z' })).toBe('2026-05-01T15:00:00.000Z');
     expect(windowInstant({ kind: 'all_day', startDate: '2026-05-01', endDateExclusive: '2026-05-02', sourceTz: 'Asia/Tokyo' })).toBe('2026-05-01T00:00:00.000Z');
+  });
+
+  it('names zones by their canonical spelling', () => {
+    expect(['Europe/Kyiv', 'Asia/Kolkata', 'US/Eastern', 'Etc/UTC', 'Europe/Berlin'].map(canonicalZone)).toEqual(['Europe/Kiev', 'Asia/Calcutta', 'America/New_York', 'UTC', 'Europe/Berlin']);
+  });
+
+  it('finds every instant a wall-clock time names: one, two in a repeated hour, none in a skipped one', () => {
+    const iso = (local: string, zone: string) => instantsShowing(local, zone).map((t) => new Date(t).toISOString());
+    expect(iso('2027-07-01T00:00:00', 'America/New_York')).toEqual(['2027-07-01T04:00:00.000Z']);
+    expect(iso('2027-01-01T00:00:00', 'Asia/Kolkata')).toEqual(['2026-12-31T18:30:00.000Z']);
+    expect(iso('2027-11-07T01:30:00', 'America/New_York')).toEqual(['2027-11-07T05:30:00.000Z', '2027-11-07T06:30:00.000Z']);
+    expect(iso('2027-03-14T02:30:00', 'America/New_York')).toEqual([]);
+    // Lord Howe moves half an hour; Santiago skips midnight.
+    expect(iso('2027-04-04T01:45:00', 'Australia/Lord_Howe')).toEqual(['2027-04-03T14:45:00.000Z', '2027-04-03T15:15:00.000Z']);
+    expect(iso('2027-10-03T02:15:00', 'Australia/Lord_Howe')).toEqual([]);
+    expect(iso('2027-09-05T00:00:00', 'America/Santiago')).toEqual([]);
+  });
+
+  describe('the wall-clock times a provider writes', () => {
+    const timed = (startUtc: string, endUtc: string): ExportedEvent['time'] => ({ kind: 'timed', startUtc, endUtc, timeZone: 'ignored' });
+    it('are the zone’s when each names its instant alone, across a skipped hour too', () => {
+      expect(wallTimes(timed('2027-03-14T06:30:00Z', '2027-03-14T07:30:00.250Z'), 'America/New_York')).toEqual({
+        zone: 'America/New_York', start: '2027-03-14T01:30:00', end: '2027-03-14T03:30:00', startUtc: '2027-03-14T06:30:00.000Z', endUtc: '2027-03-14T07:30:00.250Z',
+      });
+      expect(wallTimes({ kind: 'all_day', startDate: '2027-02-10', endDateExclusive: '2027-02-10' }, 'Asia/Tokyo')).toEqual({
+        zone: 'Asia/Tokyo', start: '2027-02-10T00:00:00', end: '2027-02-11T00:00:00', startUtc: '2027-02-09T15:00:00.000Z', endUtc: '2027-02-10T15:00:00.000Z',
+      });
+    });
+    it('are UTC’s for the whole event when a time is in a repeated hour, when the service’s rules read it otherwise, or when there is no zone', () => {
+      const utc = { zone: 'UTC', start: '2027-11-07T05:30:00', end: '2027-11-07T06:00:00', startUtc: '2027-11-07T05:30:00.000Z', endUtc: '2027-11-07T06:00:00.000Z' };
+      expect(wallTimes(timed('2027-11-07T05:30:00Z', '2027-11-07T06:00:00Z'), 'America/New_York')).toEqual(utc);
+      expect(wallTimes(timed('2027-11-07T05:30:00Z', '2027-11-07T06:00:00Z'), null)).toEqual(utc);
+      // Almaty has kept +05 since March 2024; Bishkek (+06) reads its wall-clock times an hour early.
+      expect(wallTimes(timed('2027-01-15T12:00:00Z', '2027-01-15T13:00:00Z'), 'Asia/Almaty', ['Asia/Bishkek']).zone).toBe('UTC');
+      expect(wallTimes(timed('2027-01-15T12:00:00Z', '2027-01-15T13:00:00Z'), 'Asia/Almaty', ['Asia/Qostanay']).zone).toBe('Asia/Almaty');
+      expect(wallTimes({ kind: 'all_day', startDate: '2027-09-05', endDateExclusive: '2027-09-06' }, 'America/Santiago')).toEqual({
+        zone: 'UTC', start: '2027-09-05T00:00:00', end: '2027-09-06T00:00:00', startUtc: '2027-09-05T00:00:00.000Z', endUtc: '2027-09-06T00:00:00.000Z',
+      });
+    });
   });
 });
