@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Runs before every npm script: installs what is missing (npm dependencies, the Temporal CLI), then hands
-// over to the real entry point through tsx. Plain Node with no dependencies: node_modules may not exist yet.
+// Runs before every npm script: installs what is missing (npm dependencies, the Temporal CLI) for start, test and
+// bench, checks it for worker and api, then hands over to the real entry point through tsx. Plain Node with no
+// dependencies: node_modules may not exist yet.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,20 +30,41 @@ function checkNode() {
   if (major < 20 || (major === 20 && minor < 3)) fail(`Node.js ${process.versions.node} is too old: calendar-sync needs Node.js 20.3 or later.`);
 }
 
-function ensureDependencies() {
+/** Commands that install what is missing. The production processes (worker, api) only check: several of them
+ *  started together on one checkout would otherwise run npm ci in the same folder at once. */
+const INSTALLS = new Set(['start', 'test', 'bench']);
+
+/**
+ * What is wrong with the installed packages, or null when node_modules holds what package-lock.json asks for.
+ * npm records the tree it installed in node_modules/.package-lock.json (its hidden lockfile), so a plain
+ * `npm ci` counts as much as one run from here; dev and optional packages may be left out (npm ci --omit=dev).
+ */
+function dependencyProblem() {
   const lock = path.join(ROOT, 'package-lock.json');
   if (!existsSync(lock)) fail('package-lock.json is missing: restore it from git (git checkout package-lock.json).');
-  const hash = createHash('sha256').update(readFileSync(lock)).digest('hex');
-  const stamp = path.join(ROOT, 'node_modules', '.calendar-sync-lock-hash');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash) {
+  const installed = path.join(ROOT, 'node_modules', '.package-lock.json');
+  if (!existsSync(installed)) return 'node_modules is missing';
+  const wanted = JSON.parse(readFileSync(lock, 'utf8')).packages ?? {};
+  const have = JSON.parse(readFileSync(installed, 'utf8')).packages ?? {};
+  for (const [where, pkg] of Object.entries(wanted)) {
+    if (!where || pkg.link) continue;
+    const got = have[where];
+    if (got ? got.version !== pkg.version : !(pkg.dev || pkg.optional || pkg.devOptional)) return `${where.replace(/^.*node_modules\//, '')} ${pkg.version} is not installed${got ? ` (found ${got.version})` : ''}`;
+  }
+  return null;
+}
+
+function ensureDependencies(command) {
+  const problem = dependencyProblem();
+  if (!problem) {
     say('npm dependencies are up to date');
     return;
   }
-  say(existsSync(path.join(ROOT, 'node_modules')) ? 'package-lock.json changed: reinstalling npm dependencies (npm ci)' : 'installing npm dependencies (npm ci, first run only)');
+  if (!INSTALLS.has(command)) fail(`dependencies are missing or out of date (${problem}): run npm ci (or npm start / npm test, which install), then npm run ${command} again.`);
+  say(`${problem}: installing npm dependencies (npm ci)`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const res = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
   if (res.status !== 0) fail('npm ci failed (see above). Check that the npm registry is reachable, then run the command again.');
-  writeFileSync(stamp, hash + '\n');
 }
 
 function runs(bin) {
@@ -131,7 +152,7 @@ async function main() {
   const [command, ...rest] = process.argv.slice(2);
   if (!['start', 'test', 'worker', 'api', 'bench'].includes(command)) fail(`unknown command "${command}": use start, test, worker, api or bench.`);
   checkNode();
-  ensureDependencies();
+  ensureDependencies(command);
   const env = { ...process.env };
   const needsCli = command === 'test' || command === 'bench' || (command === 'start' && !process.env.TEMPORAL_ADDRESS);
   if (needsCli) env.TEMPORAL_CLI = ensureTemporalCli();
