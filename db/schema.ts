@@ -224,7 +224,7 @@ export const sourceConfig = pgTable('source_config', {
   version: integer('version').notNull().default(1),
   updatedAt: ts('updated_at').notNull().defaultNow(),
   updatedBy: text('updated_by'),
-  /** Sealed session cookie, reused by every process until SysAid answers 401. */
+  /** Sealed session: every cookie the classic login set, or the newer API's access token and its expiry; reused by every process until SysAid answers 401 (or the token expires). */
   session: text('session'),
   sessionVersion: integer('session_version').notNull().default(0),
   /** Request budget: requests (and logins) counted in the current fixed window. */
@@ -232,8 +232,25 @@ export const sourceConfig = pgTable('source_config', {
   budgetUsed: integer('budget_used').notNull().default(0),
   loginWindowStart: ts('login_window_start'),
   loginsUsed: integer('logins_used').notNull().default(0),
-  /** SR update_time (epoch ms) the next change-driven read starts from; null = first (full) read. */
+  /** The account's own count from the newer API's X-RateLimit-* headers (all integrations together). */
+  serverLimit: integer('server_limit'),
+  serverRemaining: integer('server_remaining'),
+  serverResetAt: ts('server_reset_at'),
+  /** Fingerprint of credentials SysAid refused: not tried again until the source is saved. */
+  loginRefused: text('login_refused'),
+  loginRefusedAt: ts('login_refused_at'),
+  /** SR update_time (epoch ms) the next change-driven read starts from (inclusive); null = first (full) read. */
   srHighWater: text('sr_high_water'),
+  /** SR insert_time (epoch ms) the next read of new SRs starts from, when update_time is no filter. */
+  srInsertHighWater: text('sr_insert_high_water'),
+  /** Whether update_time works as an SR list filter here: `filter`, `absent` (not in GET /filters) or `ignored` (SysAid returned older SRs). */
+  updateTimeFilter: text('update_time_filter').$type<'filter' | 'absent' | 'ignored'>(),
+  filtersCheckedAt: ts('filters_checked_at'),
+  /** The periodic check for deleted SRs: when it last went through every SR with items, and where a budget-bounded pass stopped. */
+  existenceCheckedAt: ts('existence_checked_at'),
+  existenceCursor: text('existence_cursor'),
+  /** SysAid user name (lower case) → user id of the listed admins, for follow-up users stored by name. */
+  adminUserNames: jsonb('admin_user_names').$type<Record<string, string>>(),
   adminsRefreshedAt: ts('admins_refreshed_at'),
   lastReadAt: ts('last_read_at'),
   lastReadError: text('last_read_error'),
