@@ -86,7 +86,14 @@ export function createActivities(deps: ActivityDeps) {
     /** One read of SysAid for the whole installation (run by the source schedule). */
     async readSysaid() {
       try {
-        return await readSysaid({ db: deps.db, sealer: deps.sealer, fleet: deps.fleet });
+        // A spent budget is waited out here, heartbeating, rather than by a retry that would start the read over.
+        const pause = async (ms: number) => {
+          for (const end = Date.now() + ms; Date.now() < end; ) {
+            heartbeat();
+            await Context.current().sleep(Math.min(10_000, end - Date.now()));
+          }
+        };
+        return await readSysaid({ db: deps.db, sealer: deps.sealer, fleet: deps.fleet, pause, heartbeat: () => heartbeat() });
       } catch (err) {
         rethrowAsFailure(err);
       }

@@ -29,7 +29,7 @@ import {
 } from '../workflows/messages';
 import { SA } from '../workflows/searchAttributes';
 import type { AdminSyncInput } from '../workflows/adminCalendarSync';
-import { ensureSysaidSchedule, removeSysaidSchedule } from './schedule';
+import { ensureSysaidSchedule, removeSysaidSchedule, triggerSysaidRead } from './schedule';
 
 /** Temporal did not answer in time, or no worker is polling: the API answers 503. */
 export class FleetUnavailableError extends Error {
@@ -245,8 +245,11 @@ export function createFleet(opts: FleetOptions) {
     return paused;
   }
 
-  /** Creates, updates or removes the SysAid read schedule to match the saved source configuration. */
-  async function applySourceSchedule(): Promise<'scheduled' | 'removed'> {
+  /**
+   * Creates, updates or removes the SysAid read schedule to match the saved source configuration; `readNow` also
+   * starts a read at once (corrected credentials: its login waits for the login budget, not for the interval).
+   */
+  async function applySourceSchedule(opts: { readNow?: boolean } = {}): Promise<'scheduled' | 'removed'> {
     const cfg = await getSourceConfig(db);
     if (cfg.mode === 'builtin') {
       await bounded('remove the SysAid schedule', () => removeSysaidSchedule(client, taskQueue));
@@ -254,6 +257,7 @@ export function createFleet(opts: FleetOptions) {
     }
     const every = Number((cfg.settings as { pollIntervalSeconds?: number }).pollIntervalSeconds ?? 300);
     await bounded('schedule SysAid reads', () => ensureSysaidSchedule(client, taskQueue, every));
+    if (opts.readNow) await bounded('start a SysAid read', () => triggerSysaidRead(client, taskQueue));
     return 'scheduled';
   }
 

@@ -29,7 +29,7 @@ export async function removeSysaidSchedule(client: Client, taskQueue: string): P
   }
 }
 
-/** Starts a read now (the schedule's overlap policy skips it if one is running). */
+/** Starts a read now, unless one is running (each attempt of a read loads the saved configuration afresh). */
 export async function triggerSysaidRead(client: Client, taskQueue: string): Promise<void> {
-  await client.schedule.getHandle(sysaidScheduleId(taskQueue)).trigger();
+  await client.schedule.getHandle(sysaidScheduleId(taskQueue)).trigger(ScheduleOverlapPolicy.SKIP);
 }

@@ -35,10 +35,11 @@ export function tlsErrorCode(err: unknown): string | null {
   return null;
 }
 
-export function explainTls(code: string, host: string): string {
+/** What a TLS failure means; `caSetting` names where the issuing CA's certificate goes (providers: the integration). */
+export function explainTls(code: string, host: string, caSetting = 'the integration settings'): string {
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `The certificate of ${host} is not issued for that name: use the name in its certificate.`;
   if (code === 'CERT_HAS_EXPIRED') return `The certificate of ${host} has expired.`;
-  return `The certificate of ${host} is not trusted (${code}): add the issuing CA certificate (PEM) to the integration settings.`;
+  return `The certificate of ${host} is not trusted (${code}): add the issuing CA certificate (PEM) to ${caSetting}.`;
 }
 
 /** Network-level failures (refused, reset, timed out, DNS): transient. */

@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, eq, isNull } from 'drizzle-orm';
 import { deleteItem, rowToItem, saveItem } from '../../activities/sources/builtin';
+import { isReaderKey } from '../../activities/sources/sysaid/mapping';
 import { calendarItemInput, ITEM_KEY_RE, normaliseItem } from '../../activities/sync/items';
 import { audit, getSourceConfig } from '../../db/repositories';
 import { admins, calendarItems } from '../../db/schema';
@@ -29,7 +30,7 @@ async function requireAdmin(deps: AppDeps, adminId: string) {
 async function requireBuiltinWrites(deps: AppDeps, itemKey: string) {
   const { mode } = await getSourceConfig(deps.db);
   if (mode === 'sysaid') throw conflict('Items come from SysAid (source mode sysaid): change them in SysAid, or set the source mode to both to push items through this API as well.');
-  if (mode === 'both' && /^sysaid:sr:/.test(itemKey)) throw conflict(`"${itemKey}" is a SysAid service-record key, owned by the SysAid reader: use another key for pushed items.`);
+  if (mode === 'both' && isReaderKey(itemKey)) throw conflict(`"${itemKey}" is an SR due date or follow-up, read from SysAid by the reader: push other item types (activities are sysaid:sr:<id>:activity:<activityId>).`);
 }
 
 export function itemRoutes() {

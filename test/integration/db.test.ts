@@ -4,7 +4,7 @@ import { createIcsProvider, loadFeedEvents, renderFeed } from '../../activities/
 import { createBuiltinSource, deleteItem, saveItem } from '../../activities/sources/builtin';
 import { renderEvent } from '../../activities/sync/render';
 import type { CalendarItem } from '../../activities/sync/types';
-import { takeBudget } from '../../activities/sources/sysaid/client';
+import { takeBudget } from '../../activities/sources/sysaid/budget';
 import { sysaidSettingsSchema } from '../../activities/sources/sysaid/settings';
 import { getIntegration, getSourceConfig } from '../../db/repositories';
 import { insertRows } from '../../db/bulk';

@@ -97,8 +97,8 @@ describe('SysAid as the source', () => {
     emu.setSr(sr('101', { dueDate: sr101, responsibility: ben }));
     emu.setSr(sr('102', { dueDate: now + 5 * DAY, responsibility: ben, followupUser: ann, followupPlannedDate: now + 2 * DAY, followupText: 'Call the vendor', status: 3 }));
     const second = await read();
-    // The read starts at the last change it saw (inclusive), so SR 104 is read again, and changes nothing.
-    expect(second).toMatchObject({ admins: null, srs: 3, itemsWritten: 3, itemsRemoved: 1, logins: 0 });
+    // The read starts past the changes it has seen: only the two changed SRs come back.
+    expect(second).toMatchObject({ admins: null, srs: 2, itemsWritten: 3, itemsRemoved: 1, logins: 0 });
     await t.eventually(async () => JSON.stringify(await titles(B)) === JSON.stringify(['Due: SR #101 Printer 101']), 30_000, 'Ben has SR 101 and not the closed SR 102');
     await t.eventually(async () => {
       const now = await titles(A);
@@ -107,9 +107,10 @@ describe('SysAid as the source', () => {
       return true;
     }, 30_000, 'Ann lost SR 101 and sees closed SRs');
 
-    // Nothing changed: one request per list, no writes, nobody signalled.
+    // Nothing changed: the last minute's changes are read once more (a page and its count), the archive is empty;
+    // no writes, nobody signalled.
     const third = await read();
-    expect(third).toMatchObject({ srs: 2, itemsWritten: 0, itemsRemoved: 0, adminsSignalled: 0, requests: 2 });
+    expect(third).toMatchObject({ srs: 2, itemsWritten: 0, itemsRemoved: 0, adminsSignalled: 0, requests: 3 });
 
     // Ben leaves SysAid: sync off, workflow stopped, his events stay (removeEventsOfRemovedAdmins is off).
     emu.removeUser(ben);
@@ -134,7 +135,8 @@ describe('SysAid as the source', () => {
     // Logins: SysAid allows 4 here, this app uses 2 per window (its half).
     await setUp([{ id: ann, userName: 'ann', firstName: 'Ann', lastName: 'Lee', email: 'ann@helpdesk.test', type: 'admin' }], srs, { maxLogins: 4, windowMs: 2_000 }, { pageSize: 10, maxLoginsPerWindow: 4, windowSeconds: 2 });
     const deps = { db: t.db, sealer: t.sealer };
-    expect(await readSysaid(deps)).toMatchObject({ srs: 25, itemsWritten: 25, requests: 4 /* users + 3 pages of SRs */ });
+    // Users (a page and the empty one after it), the filter list, 3 pages of SRs and their count.
+    expect(await readSysaid(deps)).toMatchObject({ srs: 25, itemsWritten: 25, requests: 7 });
     const live = async () => (await t.db.select().from(calendarItems).where(eq(calendarItems.adminId, adminIdForUser(ann)))).filter((r) => !r.deletedAt).length;
     const highWater = (await getSourceConfig(t.db)).srHighWater;
 
@@ -157,8 +159,9 @@ describe('SysAid as the source', () => {
     expect(await live()).toBe(13);
 
     // A wrong password: one refused login, no loop; the error says what to check.
+    // (In a fresh login window: with this window's logins spent, the save would start a read of its own.)
+    await new Promise((r) => setTimeout(r, 2_100));
     await t.call('PUT', '/api/source', { mode: 'sysaid', settings: (await getSourceConfig(t.db)).settings, secrets: { password: 'wrong' } });
-    await new Promise((r) => setTimeout(r, 2_100)); // a fresh login window
     const before = emu.counts().logins;
     await expect(readSysaid(deps)).rejects.toMatchObject({ kind: 'credentials', message: expect.stringMatching(/refused the login .*check the user name and password/) });
     expect(emu.counts().logins - before).toBe(1);
@@ -167,7 +170,7 @@ describe('SysAid as the source', () => {
     expect(JSON.stringify(view)).not.toContain('wrong');
     expect(JSON.stringify(view)).not.toContain(CREDS.password);
     const test = await t.call('POST', '/api/source/test', { settings: view.settings, secrets: { password: CREDS.password } });
-    expect(test.json).toMatchObject({ ok: true, checks: [{ name: 'login', ok: true }, { name: 'admins', ok: true }, { name: 'service records', ok: true }] });
+    expect(test.json).toMatchObject({ ok: true, checks: [{ name: 'login', ok: true }, { name: 'admins', ok: true }, { name: 'service records', ok: true }, { name: 'filters', ok: true }] });
     const bad = await t.call('PUT', '/api/source', { mode: 'sysaid', settings: { baseUrl: 'http://sysaid.example', pollIntervalSeconds: 5 } });
     expect(bad.status).toBe(422);
     expect(bad.json.errors.map((e: { path: string }) => e.path).sort()).toEqual(['settings.baseUrl', 'settings.pollIntervalSeconds', 'settings.userName']);
@@ -181,14 +184,15 @@ describe('SysAid as the source', () => {
     // A tiny budget: 10 requests per 3 s window, of which this app may use 5.
     await setUp([{ id: ann, userName: 'ann', firstName: 'Ann', lastName: 'Lee', email: 'ann@helpdesk.test', type: 'admin' }], srs, { maxRequests: 10, windowMs: 3_000 }, { pageSize: 10, maxRequestsPerWindow: 10, windowSeconds: 3 });
     const deps = { db: t.db, sealer: t.sealer };
-    // users + 5 SR pages = 6 requests > 5: the sixth waits for the next window.
+    // users (2 pages) + filters + 5 SR pages + the count = 9 requests > 5: the sixth waits for the next window (called
+    // directly, the read throws; in its activity it waits in place).
     await expect(readSysaid(deps)).rejects.toMatchObject({ kind: 'throttled', message: expect.stringMatching(/share of the SysAid request budget/) });
     const throttled = await readSysaid(deps).catch((e) => e);
     expect(throttled.options.retryAfterMs).toBeGreaterThan(0);
     expect(throttled.options.retryAfterMs).toBeLessThanOrEqual(3_000);
     expect(emu.counts().rejected429).toBe(0);
     // Another integration on the same account makes SysAid answer 429 (Retry-After 1 s) twice. Through Temporal,
-    // the read waits out both SysAid's hint and its own budget window (nextRetryDelay), then completes.
+    // the read waits out both SysAid's hint and its own budget windows in place, then completes.
     emu.addFault({ path: '/api/v1/sr', status: 429, times: 2 });
     const done = await read();
     expect(done).toMatchObject({ status: 'read', srs: 40 });
@@ -252,6 +256,7 @@ describe('SysAid as the source', () => {
       t = emu = undefined as never;
     }
     console.log(['SysAid requests per read (pageSize 500):', ...counts.map((c) => `  ${String(c.admins).padStart(5)} admins: first read ${c.first} (+${c.logins} login), then ${c.perInterval.join(' / ')} per interval`)].join('\n'));
-    expect(counts.map((c) => c.perInterval.every((r) => r === 2))).toEqual([true, true, true]);
+    // With changes: one page of changed SRs and its count, one (empty) page of archived ones.
+    expect(counts.map((c) => c.perInterval.every((r) => r === 3))).toEqual([true, true, true]);
   });
 });
