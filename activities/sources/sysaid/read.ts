@@ -302,8 +302,9 @@ async function existenceCheck(db: Db, api: SysaidApi, settings: SysaidSettings, 
   let last: string | null = null;
   let complete = true;
   for (let i = 0; i < ids.length; i += IDS_PER_REQUEST) {
-    // A chunk takes one request for the open SRs and one for the rest, plus one when a page comes back short.
-    if (api.stats.requests - start + 3 > settings.existenceCheckMaxRequests) {
+    // A chunk takes one request for the open SRs and one for the rest, plus one when a page comes back short; the
+    // first chunk always goes, so a pass moves on whatever the budget.
+    if (last !== null && api.stats.requests - start + 3 > settings.existenceCheckMaxRequests) {
       complete = false;
       break;
     }
